@@ -1,0 +1,55 @@
+"""Split articles into chunks that fit the embedding model, with title and date leading the embedded text."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from llama_index.core.node_parser import SentenceSplitter
+
+from index.embed import MAX_TOKENS
+from index.models import Article, Chunk
+
+_SPECIAL_TOKENS = 2  # [CLS] and [SEP]
+_MAX_TITLE_TOKENS = 48
+
+
+def embed_header(article: Article) -> str:
+    """The lines that open every chunk's embedded text: title, then date (when known)."""
+    return f"{article.title}\n{article.published}" if article.published else article.title
+
+
+class Chunker:
+    """Sentence-aware splitting (llama-index ``SentenceSplitter``) counting the embedding model's tokens.
+
+    ``chunk_tokens`` bounds header + text together, so no embedded text exceeds the model's limit.
+    """
+
+    def __init__(self, tokenize: Callable[[str], list], chunk_tokens: int = 200, overlap: int = 20) -> None:
+        if chunk_tokens + _SPECIAL_TOKENS > MAX_TOKENS:
+            raise ValueError(f"chunk_tokens={chunk_tokens} leaves no room under the {MAX_TOKENS}-token limit")
+        self._tokenize = tokenize
+        self.chunk_tokens = chunk_tokens
+        self._splitter = SentenceSplitter(
+            chunk_size=chunk_tokens, chunk_overlap=min(overlap, chunk_tokens // 4), tokenizer=tokenize
+        )
+
+    def _header(self, article: Article) -> str:
+        header = embed_header(article)
+        tokens = self._tokenize(article.title)
+        if len(tokens) > _MAX_TITLE_TOKENS:  # absurdly long titles would crowd out the text
+            words = article.title.split()
+            while words and len(self._tokenize(" ".join(words))) > _MAX_TITLE_TOKENS:
+                words = words[: max(1, len(words) * 3 // 4)]
+            short = " ".join(words) + " …"
+            header = f"{short}\n{article.published}" if article.published else short
+        return header
+
+    def chunks(self, article: Article) -> list[Chunk]:
+        """Split one article into chunks; the embedded text is ``header + blank line + text``."""
+        header = self._header(article)
+        pieces = self._splitter.split_text_metadata_aware(article.body, header + "\n\n")
+        return [
+            Chunk(article_id=article.id, index=i, text=piece, embed_text=f"{header}\n\n{piece}")
+            for i, piece in enumerate(p.strip() for p in pieces)
+            if piece
+        ]

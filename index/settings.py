@@ -1,0 +1,83 @@
+"""The one settings object of newsqa, read from the environment (``NEWSQA_*``) and ``newsqa.toml``.
+
+Precedence: explicit arguments > environment variables > ``newsqa.toml`` in the working folder > defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+# Offline everywhere: no hub downloads, no analytics, no telemetry. Set before any of those libraries load.
+for _key, _value in {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "ANONYMIZED_TELEMETRY": "False",
+    "TOKENIZERS_PARALLELISM": "false",
+}.items():
+    os.environ.setdefault(_key, _value)
+
+
+def _default_model_dir() -> Path:
+    return Path(platformdirs.user_cache_dir("newsqa")) / "models"
+
+
+class Settings(BaseSettings):
+    """Every knob of newsqa. Each field ``x`` is read from ``NEWSQA_X`` or from ``x = ...`` in newsqa.toml."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWSQA_", toml_file="newsqa.toml", extra="ignore")
+
+    data_dir: Path = Field(Path(".newsqa"), description="Index (Chroma) and catalog folder.")
+    model_dir: Path = Field(default_factory=_default_model_dir, description="Assembled LLM model files.")
+    llm: Literal["local", "openai"] = Field("local", description="Which LLM backend answers.")
+    local_model_path: Path | None = Field(
+        None, description="A GGUF file to run instead of the packaged Qwen2.5-Coder-1.5B (e.g. for tests)."
+    )
+    openai_base_url: str | None = Field(None, description="Base URL of an OpenAI-compatible server.")
+    openai_model: str | None = Field(None, description="Model name to request from that server.")
+    openai_api_key: str | None = Field(None, description="API key for that server.")
+    top_k: int = Field(4, ge=1, le=20, description="Passages retrieved per question.")
+    min_relevance: float = Field(
+        0.18, description="Cosine similarity the best passage must reach, else the answer abstains."
+    )
+    chunk_tokens: int = Field(200, ge=32, le=250, description="Body tokens per chunk (MiniLM limit 256).")
+    chunk_overlap: int = Field(20, ge=0, description="Tokens of overlap between chunks.")
+    embed_batch_size: int = Field(32, ge=1, description="Chunks per embedding batch.")
+    max_answer_tokens: int = Field(320, ge=16, description="Longest answer the LLM may write.")
+    n_ctx: int = Field(4096, ge=512, description="LLM context window.")
+    threads: int = Field(default_factory=lambda: os.cpu_count() or 2, description="LLM threads.")
+    host: str = Field("127.0.0.1", description="Chat server address.")
+    port: int = Field(7860, description="Chat server port.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then environment, then newsqa.toml."""
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @property
+    def chroma_dir(self) -> Path:
+        """Where the embedded Chroma store lives."""
+        return self.data_dir / "chroma"
+
+    @property
+    def catalog_path(self) -> Path:
+        """The SQLite catalog of ingested articles."""
+        return self.data_dir / "catalog.sqlite3"

@@ -1,0 +1,88 @@
+"""Check an answer's ``[n]`` citations against the passages it was given.
+
+Out-of-range numbers are removed from the text; each kept citation carries its passage and the sentence of
+that passage that best supports the claim it follows (a quote the reader can check).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+
+from qa.models import Citation, Passage
+
+_MARKER_RE = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+_WORD_RE = re.compile(r"[A-Za-z0-9]+")
+_STOP = frozenset(
+    "a an and are as at be been but by did do does for from had has have he her his how in is it its "
+    "of on or said say says she that the their them they this to was were what when where which who "
+    "why will with would".split()
+)
+
+
+@cache
+def _sentence_tokenizer():  # noqa: ANN202
+    """NLTK's Punkt sentence splitter, with the model data llama-index ships (no download)."""
+    import llama_index.core
+    import nltk
+    from nltk.tokenize import PunktTokenizer
+
+    nltk_data = Path(llama_index.core.__file__).parent / "_static" / "nltk_cache"
+    if str(nltk_data) not in nltk.data.path:
+        nltk.data.path.insert(0, str(nltk_data))
+    return PunktTokenizer()
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split text into sentences (Punkt: knows "Mr." and "U.S." are not sentence ends)."""
+    return [s.strip() for s in _sentence_tokenizer().tokenize(text) if s.strip()]
+
+
+def content_words(text: str) -> set[str]:
+    """Lowercased words minus stop words, for overlap scoring."""
+    return {w for w in (m.lower() for m in _WORD_RE.findall(text)) if w not in _STOP}
+
+
+def best_quote(claim: str, passage_text: str) -> str:
+    """The passage sentence sharing the most content words with the claim (first sentence on ties)."""
+    sentences = split_sentences(passage_text) or [passage_text.strip()]
+    words = content_words(claim)
+    return max(sentences, key=lambda s: len(words & content_words(s)) / (1 + 0.01 * len(s)))
+
+
+def is_abstention(text: str) -> bool:
+    """Whether the model said the articles do not cover the question."""
+    return "do not cover" in text.lower() or "does not cover" in text.lower()
+
+
+def check_citations(text: str, passages: list[Passage]) -> tuple[str, list[Citation]]:
+    """Remove out-of-range ``[n]``; return the cleaned text and one citation per cited passage."""
+    by_n = {p.n: p for p in passages}
+
+    def keep_valid(match: re.Match[str]) -> str:
+        numbers = [int(n) for n in re.split(r"\s*[,;]\s*", match.group(1))]
+        return "".join(f"[{n}]" for n in dict.fromkeys(numbers) if n in by_n)
+
+    cleaned = _MARKER_RE.sub(keep_valid, text)
+    cleaned = re.sub(r"[ \t]+([.,;:])", r"\1", re.sub(r"[ \t]{2,}", " ", cleaned)).strip()
+
+    citations: dict[int, Citation] = {}
+    for sentence in split_sentences(cleaned):
+        claim = _MARKER_RE.sub("", sentence)
+        for match in _MARKER_RE.finditer(sentence):
+            n = int(match.group(1))
+            if n in citations:
+                continue
+            p = by_n[n]
+            citations[n] = Citation(
+                n=n,
+                article_id=p.article_id,
+                title=p.title,
+                outlet=p.outlet,
+                date=p.date,
+                url=p.url,
+                quote=best_quote(claim, p.text),
+                passage=p,
+            )
+    return cleaned, sorted(citations.values(), key=lambda c: c.n)

@@ -1,0 +1,157 @@
+"""The ``newsqa`` command line: ingest articles, ask questions, serve the chat, show corpus figures."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+
+import click
+
+from index.settings import Settings
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.obj["settings"]
+
+
+@click.group()
+@click.option("--data-dir", type=click.Path(path_type=Path), help="Index folder (default: NEWSQA_DATA_DIR).")
+@click.pass_context
+def cli(ctx: click.Context, data_dir: Path | None) -> None:
+    """newsqa: ask questions about a pile of news articles; every answer cites its sources."""
+    overrides = {"data_dir": data_dir} if data_dir else {}
+    ctx.obj = {"settings": Settings(**overrides)}
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.pass_context
+def ingest(ctx: click.Context, paths: tuple[Path, ...], quiet: bool) -> None:
+    """Add article files or folders (.txt, .md) to the index."""
+    from index.ingest import Ingestor
+
+    report = Ingestor(_settings(ctx)).ingest(paths, progress=not quiet)
+    click.echo(report.summary())
+    sys.exit(0 if report.ok else 1)
+
+
+@cli.command()
+@click.argument("question")
+@click.option("--top-k", type=int, default=None, help="Passages to retrieve (default: NEWSQA_TOP_K).")
+@click.option("--outlet", "outlets", multiple=True, help="Only articles from this outlet (repeatable).")
+@click.option("--since", help="Only articles published on or after this date (YYYY-MM-DD).")
+@click.option("--until", help="Only articles published on or before this date (YYYY-MM-DD).")
+@click.pass_context
+def ask(
+    ctx: click.Context,
+    question: str,
+    top_k: int | None,
+    outlets: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+) -> None:
+    """Answer QUESTION from the indexed articles, streaming, then list the cited sources."""
+    from qa.answer import Engine
+    from qa.llm import LLMError
+    from qa.models import Answer
+
+    engine = Engine(_settings(ctx))
+    filters = {"outlet": list(outlets), "since": since, "until": until}
+    streamed: list[str] = []
+    try:
+        for item in engine.stream(question, top_k=top_k, filters=filters):
+            if isinstance(item, Answer):
+                answer = item
+            else:
+                streamed.append(item)
+                click.echo(item, nl=False)
+    except LLMError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo()
+    if answer.text != "".join(streamed).strip():  # citations were checked, or the answer abstained
+        click.echo(f"\nChecked answer: {answer.text}")
+    if answer.citations:
+        click.echo("\nSources:\n" + answer.sources_text())
+    elif answer.abstain_reason:
+        click.echo(f"\n({answer.abstain_reason})")
+    t = answer.timings
+    first = f"{t.first_token_ms / 1000:.1f}s" if t.first_token_ms is not None else "-"
+    click.echo(
+        f"\n[{answer.model or 'no model'} · retrieve {t.retrieve_ms:.0f} ms · first token {first} "
+        f"· total {t.total_ms / 1000:.1f}s]",
+        err=True,
+    )
+
+
+@cli.command()
+@click.option("--host", default=None, help="Address to bind (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default 7860).")
+def serve(host: str | None, port: int | None) -> None:
+    """Start the chat in the browser (ingests the sample corpus if the index is empty)."""
+    import app
+
+    app.main(host=host, port=port)
+
+
+@cli.command()
+@click.pass_context
+def stats(ctx: click.Context) -> None:
+    """Corpus figures: articles, chunks, outlets, date range."""
+    from index.catalog import Catalog
+    from index.store import ChunkStore
+
+    settings = _settings(ctx)
+    figures = Catalog(settings.catalog_path).stats()
+    chunks = ChunkStore(settings).count()
+    click.echo(f"data folder: {settings.data_dir}")
+    click.echo(f"articles:    {figures.articles}")
+    click.echo(f"chunks:      {chunks}")
+    click.echo(
+        f"outlets:     {len(figures.outlets)}"
+        + (f" ({', '.join(figures.outlets[:10])})" if figures.outlets else "")
+    )
+    click.echo(f"date range:  {figures.first_date or '-'} … {figures.last_date or '-'}")
+
+
+@cli.command("model-server")
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A GGUF file (default: the packaged Qwen2.5-Coder-1.5B).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8081, show_default=True)
+@click.pass_context
+def model_server(ctx: click.Context, model_path: Path | None, host: str, port: int) -> None:
+    """Serve the local model over the OpenAI protocol, for NEWSQA_LLM=openai clients."""
+    import threading
+
+    import xllamacpp
+
+    from qa.model_files import ensure_model
+
+    settings = _settings(ctx)
+    params = xllamacpp.CommonParams()
+    params.model.path = str(model_path or ensure_model(settings.model_dir))
+    params.n_ctx = settings.n_ctx
+    params.cpuparams.n_threads = settings.threads
+    params.cpuparams_batch.n_threads = settings.threads
+    params.hostnames = [host]
+    params.port = port
+    params.verbosity = 0
+    server = xllamacpp.Server(params)
+    click.echo(f"serving {params.model.path} at {server.listening_address}/v1 (Ctrl-C to stop)", err=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        threading.Event().wait()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="newsqa")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""The things a question produces: retrieved ``Passage``s, checked ``Citation``s, and the ``Answer``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk, numbered as it appears in the prompt ([n])."""
+
+    n: int
+    chunk_id: str
+    article_id: str
+    title: str
+    outlet: str
+    date: str
+    url: str
+    text: str
+    score: float  # cosine similarity to the question
+
+    def label(self) -> str:
+        """``Title — Outlet, 2021-12-31`` for prompts and source lists."""
+        return f"{self.title} — {self.outlet or 'unknown outlet'}, {self.date or 'undated'}"
+
+
+@dataclass
+class Citation:
+    """One checked ``[n]`` of an answer: the passage it points to and the quote that supports it."""
+
+    n: int
+    article_id: str
+    title: str
+    outlet: str
+    date: str
+    url: str
+    quote: str
+    passage: Passage
+
+
+@dataclass
+class Timings:
+    """Milliseconds spent: retrieval, until the first answer token, and in all."""
+
+    retrieve_ms: float = 0.0
+    first_token_ms: float | None = None
+    total_ms: float = 0.0
+
+
+@dataclass
+class Answer:
+    """A cited answer (or an abstention, with no citations)."""
+
+    question: str
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)
+    timings: Timings = field(default_factory=Timings)
+    model: str = ""
+    abstained: bool = False
+    abstain_reason: str | None = None  # why the evidence was judged too weak, when it was
+
+    def sources_text(self) -> str:
+        """Numbered source lines for terminals: ``[1] Title — Outlet, date`` and the quote."""
+        lines = []
+        for c in self.citations:
+            lines.append(f"[{c.n}] {c.title} — {c.outlet or 'unknown outlet'}, {c.date or 'undated'}")
+            if c.url:
+                lines.append(f"    {c.url}")
+            lines.append(f'    "{c.quote}"')
+        return "\n".join(lines)

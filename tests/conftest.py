@@ -1,0 +1,51 @@
+"""Shared fixtures: the sample corpus, isolated data folders, and one engine over the sample corpus."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+import index.settings  # noqa: F401  (sets the offline environment variables first)
+from index.settings import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "data" / "sample"
+SHARED = REPO.parent / "shared"
+LAYOUT_A = SAMPLE / "000_d3fb9e4258edd0dc.txt"
+LAYOUT_B = SAMPLE / "002_09207117036ec8aa.txt"
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings with a fresh, empty data folder."""
+    return Settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture(scope="session")
+def sample_engine(tmp_path_factory: pytest.TempPathFactory):
+    """An engine (local LLM, started lazily) over a data folder holding the ingested sample corpus."""
+    from qa.answer import Engine
+
+    data = tmp_path_factory.mktemp("sample-index")
+    engine = Engine(Settings(data_dir=data))
+    report = engine.ingestor().ingest([SAMPLE], progress=False)
+    assert report.ok and len(report.added) == 2
+    return engine
+
+
+@pytest.fixture
+def sample_copy(tmp_path: Path) -> Path:
+    """A writable copy of the sample corpus."""
+    target = tmp_path / "articles"
+    shutil.copytree(SAMPLE, target)
+    return target

@@ -1,0 +1,62 @@
+"""Citation checking, abstention rules and prompt layout (small pieces, no model)."""
+
+from __future__ import annotations
+
+from qa.abstain import missing_names, question_names, weak_evidence
+from qa.cite import check_citations, split_sentences
+from qa.models import Passage
+from qa.prompt import NOT_COVERED, build_messages
+
+
+def _passage(n: int, text: str, score: float = 0.5) -> Passage:
+    return Passage(n, f"a{n}:0", f"a{n}", f"Title {n}", "Outlet", "2021-12-31", "", text, score)
+
+
+PASSAGES = [
+    _passage(1, "The talks will be held in Geneva. Officials met on Monday."),
+    _passage(2, "Putin warned of a rupture of relations. He spoke for 50 minutes."),
+]
+
+
+def test_out_of_range_citations_are_removed_and_kept_ones_carry_quotes() -> None:
+    text, citations = check_citations(
+        "Talks are in Geneva [1][7]. Putin warned of a rupture [2, 9].", PASSAGES
+    )
+    assert text == "Talks are in Geneva [1]. Putin warned of a rupture [2]."
+    assert [c.n for c in citations] == [1, 2]
+    assert citations[0].quote == "The talks will be held in Geneva."
+    assert citations[1].quote == "Putin warned of a rupture of relations."
+    for c in citations:
+        assert c.quote in c.passage.text
+
+
+def test_answer_without_valid_markers_has_no_citations() -> None:
+    text, citations = check_citations("Nothing to see [5].", PASSAGES)
+    assert (text, citations) == ("Nothing to see.", [])
+
+
+def test_sentence_splitter_knows_abbreviations() -> None:
+    assert split_sentences("The U.S. will not deploy weapons. Mr. Biden said so.") == [
+        "The U.S. will not deploy weapons.",
+        "Mr. Biden said so.",
+    ]
+
+
+def test_names_in_question_must_appear_in_evidence() -> None:
+    assert question_names("What did Zelensky say about the call?") == ["Zelensky"]
+    assert question_names("Where will the US–Russia talks be held?") == ["US", "Russia"]
+    assert missing_names("What did Zelensky say?", PASSAGES) == ["Zelensky"]
+    assert missing_names("What did Putin warn of?", PASSAGES) == []
+    assert weak_evidence("What did Zelensky say?", PASSAGES, 0.18) is not None
+    assert weak_evidence("What did Putin warn of?", PASSAGES, 0.18) is None
+    assert "below" in weak_evidence("What did Putin warn of?", [_passage(1, "Putin", 0.05)], 0.18)
+
+
+def test_prompt_starts_with_a_fixed_prefix_and_numbers_passages() -> None:
+    one = build_messages("Where are the talks?", PASSAGES)
+    two = build_messages("Who warned whom?", PASSAGES[:1])
+    assert one[:-1] == two[:-1]  # system text and worked examples: identical, cacheable
+    assert one[0]["role"] == "system" and NOT_COVERED in one[0]["content"]
+    last = one[-1]["content"]
+    assert "[1] Title 1 (Outlet, 2021-12-31)" in last and "[2] Title 2" in last
+    assert last.rstrip().endswith("Question: Where are the talks?")

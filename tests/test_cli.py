@@ -1,0 +1,52 @@
+"""The ``newsqa`` command line, run as a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO, SAMPLE
+
+
+def newsqa(data_dir: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "NEWSQA_DATA_DIR": str(data_dir)}
+    return subprocess.run(
+        [sys.executable, "-m", "qa.cli", *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_ingest_reports_each_bad_file_and_exits_nonzero(tmp_path: Path, sample_copy: Path) -> None:
+    (sample_copy / "empty.txt").write_bytes(b"")
+    (sample_copy / "blob.md").write_bytes(bytes(range(256)) * 4)
+    result = newsqa(tmp_path / "data", "ingest", "--quiet", str(sample_copy))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "added 2 article(s)" in result.stdout and "failed 2" in result.stdout
+    assert "empty.txt: empty file" in result.stdout
+    assert "blob.md: binary file" in result.stdout
+
+    again = newsqa(tmp_path / "data", "ingest", "--quiet", str(SAMPLE))
+    assert again.returncode == 0 and "added 0 article(s)" in again.stdout and "unchanged 2" in again.stdout
+
+    stats = newsqa(tmp_path / "data", "stats")
+    assert stats.returncode == 0
+    assert "articles:    2" in stats.stdout and "2021-12-31 … 2021-12-31" in stats.stdout
+
+
+@pytest.mark.slow
+def test_ask_prints_answer_and_sources(tmp_path: Path) -> None:
+    assert newsqa(tmp_path / "data", "ingest", "--quiet", str(SAMPLE)).returncode == 0
+    result = newsqa(tmp_path / "data", "ask", "Where will the US–Russia talks be held?")
+    assert result.returncode == 0, result.stderr
+    assert "Geneva" in result.stdout
+    assert "Sources:" in result.stdout and "[1]" in result.stdout and "2021-12-31" in result.stdout
+    assert "first token" in result.stderr
+
+
+def test_ask_not_covered_needs_no_model(tmp_path: Path) -> None:
+    assert newsqa(tmp_path / "data", "ingest", "--quiet", str(SAMPLE)).returncode == 0
+    result = newsqa(tmp_path / "data", "ask", "Who won the football world cup?")
+    assert result.returncode == 0
+    assert "The articles do not cover this." in result.stdout and "Sources:" not in result.stdout

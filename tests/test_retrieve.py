@@ -1,0 +1,32 @@
+"""Dense retrieval over the sample corpus puts the right article first."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import LAYOUT_A, LAYOUT_B
+
+from index.parse import parse_text
+
+ID_A = parse_text(LAYOUT_A.read_text()).id
+ID_B = parse_text(LAYOUT_B.read_text()).id
+
+
+@pytest.mark.parametrize(
+    ("question", "article_id"),
+    [
+        ("What security guarantees does Moscow require?", ID_B),
+        ("How long did the phone conversation last?", ID_B),
+        ("When did the presidents agree to continue the dialogue?", ID_A),
+    ],
+)
+def test_right_article_first(sample_engine, question: str, article_id: str) -> None:
+    passages = sample_engine.retriever.retrieve(question, 4)
+    assert passages[0].article_id == article_id
+    assert [p.n for p in passages] == [1, 2, 3, 4]
+    assert passages[0].score >= passages[-1].score
+
+
+def test_filters_narrow_the_search(sample_engine) -> None:
+    assert sample_engine.retriever.retrieve("Putin", 4, {"since": "2022-01-01"}) == []
+    assert len(sample_engine.retriever.retrieve("Putin", 4, {"until": "2021-12-31"})) == 4
+    assert sample_engine.retriever.retrieve("Putin", 4, {"outlet": ["Nobody"]}) == []
