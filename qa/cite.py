@@ -35,8 +35,10 @@ def _sentence_tokenizer():  # noqa: ANN202
 
 
 def split_sentences(text: str) -> list[str]:
-    """Split text into sentences (Punkt: knows "Mr." and "U.S." are not sentence ends)."""
-    return [s.strip() for s in _sentence_tokenizer().tokenize(text) if s.strip()]
+    """Split text into sentences (Punkt: knows "Mr." and "U.S." are not sentence ends); a blank line
+    (a paragraph or sub-heading break) always ends a sentence."""
+    tokenizer = _sentence_tokenizer()
+    return [s.strip() for para in re.split(r"\n\s*\n", text) for s in tokenizer.tokenize(para) if s.strip()]
 
 
 def content_words(text: str) -> set[str]:

@@ -40,6 +40,7 @@ def test_sentence_splitter_knows_abbreviations() -> None:
         "The U.S. will not deploy weapons.",
         "Mr. Biden said so.",
     ]
+    assert split_sentences("A sub-heading\n\nThe story goes on.") == ["A sub-heading", "The story goes on."]
 
 
 def test_names_in_question_must_appear_in_evidence() -> None:
