@@ -6,6 +6,8 @@ from functools import cached_property
 
 import numpy as np
 
+from index.settings import Settings
+
 EMBED_MODEL_NAME = "all-MiniLM-L6-v2"
 MAX_TOKENS = 256  # the model's own limit, special tokens included
 
@@ -66,3 +68,8 @@ class Embedder:
     def embed_query(self, text: str) -> list[float]:
         """Embed one question."""
         return self.embed([text])[0].tolist()
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    """The embedder the settings ask for (``embed_backend``, ``embed_batch_size``)."""
+    return Embedder(batch_size=settings.embed_batch_size)

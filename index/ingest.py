@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from index.catalog import Catalog
 from index.chunk import Chunker
-from index.embed import Embedder
+from index.embed import Embedder, make_embedder
 from index.load import find_files, load_files
 from index.models import Article, Chunk
 from index.settings import Settings
@@ -64,7 +64,7 @@ class Ingestor:
         catalog: Catalog | None = None,
     ) -> None:
         self.settings = settings
-        self.embedder = embedder or Embedder(batch_size=settings.embed_batch_size)
+        self.embedder = embedder or make_embedder(settings)
         self.store = store or ChunkStore(settings)
         self.catalog = catalog or Catalog(settings.catalog_path)
         self._chunker: Chunker | None = None

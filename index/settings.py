@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     )
     chunk_tokens: int = Field(200, ge=32, le=250, description="Body tokens per chunk (MiniLM limit 256).")
     chunk_overlap: int = Field(20, ge=0, description="Tokens of overlap between chunks.")
+    embed_backend: Literal["fp32", "bf16", "int8"] = Field(
+        "fp32", description="Embedding precision: torch fp32, torch bf16 autocast, or ONNX int8."
+    )
     embed_batch_size: int = Field(32, ge=1, description="Chunks per embedding batch.")
     max_answer_tokens: int = Field(320, ge=16, description="Longest answer the LLM may write.")
     n_ctx: int = Field(4096, ge=512, description="LLM context window.")

@@ -9,7 +9,7 @@ from typing import Any
 from llama_index.core.vector_stores.types import MetadataFilters
 
 from index.catalog import Catalog
-from index.embed import Embedder
+from index.embed import make_embedder
 from index.ingest import Ingestor
 from index.settings import Settings
 from index.store import ChunkStore
@@ -29,7 +29,7 @@ class Engine:
 
     def __init__(self, settings: Settings | None = None, llm: LLM | None = None) -> None:
         self.settings = settings or Settings()
-        self.embedder = Embedder(batch_size=self.settings.embed_batch_size)
+        self.embedder = make_embedder(self.settings)
         self.store = ChunkStore(self.settings)
         self.catalog = Catalog(self.settings.catalog_path)
         self.retriever = Retriever(self.embedder, self.store)
