@@ -1,4 +1,4 @@
-"""Find article files under the given paths, read them safely, and parse them into articles.
+"""Find article files under the given paths and read them into articles, one file at a time.
 
 Every problem is reported per file (``LoadResult.error``) and never stops the batch.
 """
@@ -9,11 +9,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from index.formats import FileReport, is_supported, read_articles
 from index.models import Article
-from index.parse import ParseError, parse_text
-
-SUPPORTED_SUFFIXES = {".txt", ".md"}
-_SNIFF_BYTES = 8192
+from index.parse import ParseError
 
 
 @dataclass
@@ -35,11 +33,15 @@ class FileList:
     unsupported: list[Path] = field(default_factory=list)
 
 
+def _visible(path: Path, root: Path) -> bool:
+    return not any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
 def find_files(paths: Iterable[str | Path]) -> FileList:
     """Expand files and folders (recursively) into a sorted list of supported article files.
 
     A file named explicitly with an unsupported type is listed in ``unsupported``; inside folders, such
-    files (and hidden files) are passed over silently.
+    files (and hidden files) are passed over silently. Broken symbolic links are kept, to be reported.
     """
     found = FileList()
     seen: set[Path] = set()
@@ -49,11 +51,10 @@ def find_files(paths: Iterable[str | Path]) -> FileList:
             candidates = sorted(
                 p
                 for p in path.rglob("*")
-                if p.is_file() and not any(part.startswith(".") for part in p.parts)
+                if (p.is_file() or p.is_symlink()) and _visible(p, path) and is_supported(p)
             )
-            candidates = [p for p in candidates if p.suffix.lower() in SUPPORTED_SUFFIXES]
-        elif path.is_file():
-            if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        elif path.is_file() or path.is_symlink():
+            if not is_supported(path):
                 found.unsupported.append(path)
                 continue
             candidates = [path]
@@ -61,49 +62,28 @@ def find_files(paths: Iterable[str | Path]) -> FileList:
             found.missing.append(path)
             continue
         for candidate in candidates:
-            resolved = candidate.resolve()
-            if resolved not in seen:
-                seen.add(resolved)
+            key = candidate.absolute()
+            if key not in seen:
+                seen.add(key)
                 found.files.append(candidate)
     return found
 
 
-def decode(data: bytes) -> tuple[str, list[str]]:
-    """Decode file bytes to text, raising ParseError for binary data; returns (text, warnings)."""
-    if not data.strip():
-        raise ParseError("empty file")
-    if b"\x00" in data[:_SNIFF_BYTES]:
-        raise ParseError("binary file (contains NUL bytes), not a text article")
-    try:
-        return data.decode("utf-8-sig"), []
-    except UnicodeDecodeError as exc:
-        warning = f"not valid UTF-8 (byte {exc.start}); decoded as cp1252 instead"
-    try:
-        text = data.decode("cp1252")
-    except UnicodeDecodeError:
-        text = data.decode("latin-1")
-    sample = text[:_SNIFF_BYTES]
-    printable = sum(ch.isprintable() or ch in "\n\r\t" for ch in sample)
-    if printable < 0.9 * len(sample):
-        raise ParseError("binary file (mostly unprintable bytes), not a text article")
-    return text, [warning]
-
-
-def load_file(path: Path) -> LoadResult:
-    """Read and parse one file; any failure becomes ``LoadResult.error`` with the reason."""
+def load_file(path: Path, field_map: dict[str, str] | None = None) -> LoadResult:
+    """Read one file; any file-level failure becomes ``LoadResult.error`` with the reason."""
     result = LoadResult(path=path)
+    report = FileReport()
     try:
-        data = path.read_bytes()
-        text, result.warnings = decode(data)
-        result.articles = [parse_text(text, source=str(path))]
+        result.articles = list(read_articles(path, field_map, report))
     except ParseError as exc:
         result.error = str(exc)
-    except OSError as exc:
-        result.error = f"cannot read file: {exc.strerror or exc}"
+    except (OSError, EOFError) as exc:  # unreadable, or a truncated .gz
+        result.error = f"cannot read file: {getattr(exc, 'strerror', None) or exc}"
+    result.warnings = report.warnings
     return result
 
 
-def load_files(files: Iterable[Path]) -> Iterator[LoadResult]:
+def load_files(files: Iterable[Path], field_map: dict[str, str] | None = None) -> Iterator[LoadResult]:
     """Load each file in turn."""
     for path in files:
-        yield load_file(path)
+        yield load_file(path, field_map)

@@ -29,11 +29,22 @@ class Article:
     url: str | None = None
     source: str = ""  # the file (or file#record) it came from
     place: str | None = None  # dateline place, e.g. "Moscow [Russia]"
+    author: str | None = None
     id: str = field(default="")
 
     def __post_init__(self) -> None:
         if not self.id:
             object.__setattr__(self, "id", article_id_for(self.title, self.body))
+
+    @property
+    def source_path(self) -> str:
+        """The file this article was read from (``source`` without a ``#record`` suffix)."""
+        return self.source.split("#", 1)[0]
+
+    @property
+    def source_key(self) -> str:
+        """What identifies "the same article, maybe edited": its url, else its file (and record)."""
+        return self.url or self.source
 
 
 @dataclass(frozen=True)

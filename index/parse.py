@@ -14,9 +14,7 @@ Optional ``Key: value`` header lines (Title, Date, Published, Source, Outlet, Pu
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
-
-from dateutil import parser as date_parser
+from datetime import UTC, date, datetime
 
 from index.models import Article
 
@@ -52,24 +50,46 @@ _DATELINE_AGENCY_RE = re.compile(
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])[\"'”’]?\s+(?=[\"“A-Z0-9])")
 
 
-def normalize_date(value: str | date | datetime | None) -> str | None:
-    """Return an ISO 8601 date (YYYY-MM-DD) for a date-like value, or None when it is not a date."""
-    if value is None:
+_YEAR_RE = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)(?!\d)")
+_DATEPARSER_SETTINGS = {
+    "PARSERS": ["timestamp", "custom-formats", "absolute-time"],  # nothing relative ("3 days ago")
+    "PREFER_DAY_OF_MONTH": "first",
+    "RETURN_AS_TIMEZONE_AWARE": False,
+    "REQUIRE_PARTS": ["year", "month"],
+}
+
+
+def normalize_date(value: str | int | float | date | datetime | None) -> str | None:
+    """Return the ISO 8601 date (YYYY-MM-DD) of a date-like value, or None when it is not a dated value.
+
+    Any common written form is understood (dateparser: "Dec 31, 2021", "31 December 2021", "2026/05/08",
+    RFC 822, ISO 8601 with time and zone, Unix timestamps); a date without a year is not trusted.
+    """
+    if value is None or isinstance(value, bool):
         return None
     if isinstance(value, datetime):
         return value.date().isoformat()
     if isinstance(value, date):
         return value.isoformat()
     text = str(value).strip()
-    if not text or len(text) > 64 or not re.search(r"\d", text):
+    if re.fullmatch(r"\d{9,10}(\.\d+)?", text):  # Unix seconds
+        try:
+            return datetime.fromtimestamp(float(text), tz=UTC).date().isoformat()
+        except (OverflowError, OSError, ValueError):
+            return None
+    if not text or len(text) > 64 or not _YEAR_RE.search(text):
         return None
     try:
-        parsed = date_parser.parse(text, default=datetime(1900, 1, 1))
-    except (ValueError, OverflowError):
+        return date.fromisoformat(text[:10]).isoformat()
+    except ValueError:
+        pass
+    import dateparser
+
+    try:
+        parsed = dateparser.parse(text, settings=_DATEPARSER_SETTINGS)
+    except (ValueError, OverflowError, TypeError, RecursionError):
         return None
-    if parsed.year == 1900:  # no year given: not a publication date we can trust
-        return None
-    return parsed.date().isoformat()
+    return parsed.date().isoformat() if parsed else None
 
 
 def first_sentence_title(body: str, max_words: int = 16) -> str:

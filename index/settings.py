@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     )
     chunk_tokens: int = Field(200, ge=32, le=250, description="Body tokens per chunk (MiniLM limit 256).")
     chunk_overlap: int = Field(20, ge=0, description="Tokens of overlap between chunks.")
+    near_dup_threshold: float = Field(
+        0.8, gt=0, le=1, description="Estimated Jaccard similarity (word 5-shingles) that folds a near-copy."
+    )
+    write_batch_chunks: int = Field(512, ge=1, description="Chunks embedded and committed per ingest step.")
     embed_backend: Literal["fp32", "bf16", "int8"] = Field(
         "fp32", description="Embedding precision: torch fp32, torch bf16 autocast, or ONNX int8."
     )

@@ -32,7 +32,7 @@ def article_metadata(article: Article) -> dict[str, Any]:
         "published": published,
         "published_day": int(published.replace("-", "")) if published else 0,
         "url": article.url or "",
-        "source": article.source,
+        "source": article.source_path,
     }
 
 
@@ -60,20 +60,30 @@ class ChunkStore:
         )
         self.vector_store = ChromaVectorStore(chroma_collection=self.collection)
 
-    def add(self, article: Article, chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]]) -> None:
-        """Write an article's chunks with their embeddings (ids are deterministic: re-adding overwrites)."""
-        base = article_metadata(article)
-        nodes = [
-            TextNode(
-                id_=chunk.id,
-                text=chunk.text,
-                embedding=list(map(float, vector)),
-                metadata={**base, "chunk_index": chunk.index},
-            )
-            for chunk, vector in zip(chunks, embeddings, strict=True)
-        ]
+    def add_many(
+        self, items: Sequence[tuple[Article, Sequence[Chunk]]], embeddings: Sequence[Sequence[float]]
+    ) -> None:
+        """Write several articles' chunks with their embeddings in one call (ids are deterministic, so
+        re-adding overwrites). ``embeddings`` follow the chunks in order."""
+        nodes = []
+        vectors = iter(embeddings)
+        for article, chunks in items:
+            base = article_metadata(article)
+            for chunk in chunks:
+                nodes.append(
+                    TextNode(
+                        id_=chunk.id,
+                        text=chunk.text,
+                        embedding=[float(x) for x in next(vectors)],
+                        metadata={**base, "chunk_index": chunk.index},
+                    )
+                )
         if nodes:
             self.vector_store.add(nodes)
+
+    def add(self, article: Article, chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]]) -> None:
+        """Write one article's chunks."""
+        self.add_many([(article, chunks)], embeddings)
 
     def delete_article(self, article_id: str) -> None:
         """Remove every chunk of one article."""

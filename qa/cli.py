@@ -24,15 +24,42 @@ def cli(ctx: click.Context, data_dir: Path | None) -> None:
     ctx.obj = {"settings": Settings(**overrides)}
 
 
+def _field_map(values: tuple[str, ...]) -> dict[str, str]:
+    from index.formats import FIELD_ALIASES
+
+    mapping = {}
+    for value in values:
+        name, sep, column = value.partition("=")
+        if not sep or name not in FIELD_ALIASES or not column:
+            raise click.BadParameter(
+                f"expected FIELD=NAME with FIELD one of {', '.join(FIELD_ALIASES)}, got {value!r}",
+                param_hint="--field",
+            )
+        mapping[name] = column
+    return mapping
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--field",
+    "fields",
+    multiple=True,
+    metavar="FIELD=NAME",
+    help="Read FIELD (title, body, published, outlet, url, author, id) from column/key NAME.",
+)
+@click.option("--prune", is_flag=True, help="Also remove articles whose source files are gone.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.pass_context
-def ingest(ctx: click.Context, paths: tuple[Path, ...], quiet: bool) -> None:
-    """Add article files or folders (.txt, .md) to the index."""
+def ingest(
+    ctx: click.Context, paths: tuple[Path, ...], fields: tuple[str, ...], prune: bool, quiet: bool
+) -> None:
+    """Add article files or folders to the index: .txt .md .html .htm .json .jsonl .csv, and their .gz."""
     from index.ingest import Ingestor
 
-    report = Ingestor(_settings(ctx)).ingest(paths, progress=not quiet)
+    report = Ingestor(_settings(ctx)).ingest(
+        paths, progress=not quiet, field_map=_field_map(fields), prune=prune
+    )
     click.echo(report.summary())
     sys.exit(0 if report.ok else 1)
 
@@ -113,6 +140,10 @@ def stats(ctx: click.Context) -> None:
         + (f" ({', '.join(figures.outlets[:10])})" if figures.outlets else "")
     )
     click.echo(f"date range:  {figures.first_date or '-'} … {figures.last_date or '-'}")
+    click.echo(
+        f"folded:      {figures.exact_copies + figures.near_copies} duplicate(s) stored once "
+        f"({figures.exact_copies} exact, {figures.near_copies} near)"
+    )
 
 
 @cli.command("model-server")

@@ -68,9 +68,9 @@ def test_interrupted_article_is_cleaned_up_on_next_run(settings: Settings) -> No
     clean_count = ingestor.store.count()
     # Simulate a crash after chunks were written but before the article was committed.
     article = parse_text((SAMPLE / "000_d3fb9e4258edd0dc.txt").read_text())
-    ingestor.catalog.mark_pending(article, 4)
+    ingestor.catalog.set_pending(article.id)
     orphan = parse_text("Orphan story\nJan 1, 2022\nThis text was half written when the process died.")
-    ingestor.catalog.mark_pending(orphan, 1)
+    ingestor.catalog.mark_pending([(orphan, 1, None)])
     chunks = ingestor.chunker.chunks(orphan)
     ingestor.store.add(orphan, chunks, ingestor.embedder.embed([c.embed_text for c in chunks]))
 

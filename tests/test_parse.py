@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from conftest import LAYOUT_A, LAYOUT_B
 
-from index.load import decode, find_files
+from index.formats import decode
+from index.load import find_files
 from index.parse import ParseError, normalize_date, parse_text, split_dateline
 
 
@@ -90,8 +91,11 @@ def test_empty_and_title_only_raise_parse_error() -> None:
 def test_decode_rejects_binary_and_warns_on_non_utf8() -> None:
     with pytest.raises(ParseError, match="binary"):
         decode(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
-    text, warnings = decode("Café opens\nJan 1, 2022\nThe café opened.".encode("cp1252"))
-    assert "Café" in text and warnings and "UTF-8" in warnings[0]
+    from index.formats import FileReport
+
+    report = FileReport()
+    text = decode("Café opens\nJan 1, 2022\nThe café opened.".encode("cp1252"), report)
+    assert "Café" in text and "UTF-8" in report.warnings[0]
 
 
 def test_find_files_recurses_and_reports(tmp_path) -> None:
