@@ -41,6 +41,8 @@ CREATE TABLE IF NOT EXISTS copies (
     source_path TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS copies_article ON copies (article_id);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('generation', 0);
 """
 
 
@@ -123,6 +125,13 @@ class Catalog:
             self.db.execute("SELECT 1 FROM copies WHERE source_key = ?", (source_key,)).fetchone() is not None
         )
 
+    def generation(self) -> int:
+        """A counter bumped by every change to the stored articles (derived indexes compare it)."""
+        return self.db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0]
+
+    def _bump(self) -> None:
+        self.db.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
+
     def minhashes(self) -> Iterator[tuple[str, bytes]]:
         """(article id, MinHash signature) of every stored article."""
         yield from self.db.execute(
@@ -195,6 +204,7 @@ class Catalog:
         with self.transaction():
             self.db.execute("DELETE FROM copies WHERE article_id = ?", (article_id,))
             self.db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+            self._bump()
 
     def forget_copy(self, source_key: str) -> None:
         """Drop one copy row."""

@@ -26,6 +26,7 @@ from index.catalog import Catalog, Copy
 from index.chunk import Chunker
 from index.dedupe import NearDuplicateIndex, from_bytes, signature, to_bytes
 from index.embed import Embedder, make_embedder
+from index.lexical import LexicalIndex
 from index.load import LoadResult, find_files, load_files
 from index.models import Article, Chunk
 from index.settings import Settings
@@ -147,6 +148,16 @@ class Ingestor:
         prune: bool = False,
     ) -> IngestReport:
         """Ingest files and folders; bad files are reported and skipped, good ones are stored."""
+        generation = self.catalog.generation()
+        try:
+            return self._ingest(paths, progress=progress, field_map=field_map, prune=prune)
+        finally:
+            if self.catalog.generation() != generation:  # keep the BM25 index in step (also after errors)
+                LexicalIndex(self.settings.data_dir, self.store, self.catalog).rebuild()
+
+    def _ingest(
+        self, paths: Iterable[str | Path], *, progress: bool, field_map: dict[str, str] | None, prune: bool
+    ) -> IngestReport:
         report = IngestReport(recovered=self.recover())
         if prune:
             report.pruned = self.prune()

@@ -1,4 +1,9 @@
-"""newsqa question answering: ``qa.ask(question)`` for a cited ``Answer``, ``qa.stream`` to watch it come."""
+"""newsqa question answering: ``qa.ask(question)`` for a cited ``Answer``, ``qa.stream`` to watch it come.
+
+Options (all keyword): ``top_k``, ``filters`` (dict or llama-index MetadataFilters), ``history`` (earlier
+(question, answer) pairs), ``as_of`` (a date; default today), ``since`` / ``until`` (dates), ``outlets``,
+``style`` ("normal" or "short"), ``mode`` ("hybrid", "dense" or "lexical" retrieval).
+"""
 
 from __future__ import annotations
 
@@ -25,26 +30,14 @@ def default_engine() -> Engine:
         return _engine
 
 
-def ask(
-    question: str,
-    *,
-    top_k: int | None = None,
-    filters: dict[str, Any] | None = None,
-    history: list[tuple[str, str]] | None = None,
-) -> Answer:
+def ask(question: str, **options: Any) -> Answer:
     """Answer ``question`` from the indexed articles, with numbered citations (or an honest abstention)."""
-    return default_engine().ask(question, top_k=top_k, filters=filters, history=history)
+    return default_engine().ask(question, **options)
 
 
-def stream(
-    question: str,
-    *,
-    top_k: int | None = None,
-    filters: dict[str, Any] | None = None,
-    history: list[tuple[str, str]] | None = None,
-) -> Iterator[str | Answer]:
+def stream(question: str, **options: Any) -> Iterator[str | Answer]:
     """Yield the answer's text pieces as they are written, then the finished ``Answer``."""
-    return default_engine().stream(question, top_k=top_k, filters=filters, history=history)
+    return default_engine().stream(question, **options)
 
 
 __all__ = ["ask", "stream", "default_engine"]

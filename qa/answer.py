@@ -1,27 +1,38 @@
-"""The answer pipeline: retrieve → (abstain if nothing relevant) → cited prompt → LLM → checked citations."""
+"""The answer pipeline: (rewrite a follow-up) → resolve time → retrieve → (abstain if the evidence is
+weak) → tight cited prompt → LLM → checked citations → ``Answer``."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
+from dataclasses import replace
+from datetime import date
+from typing import Any, Literal
 
 from llama_index.core.vector_stores.types import MetadataFilters
 
 from index.catalog import Catalog
 from index.embed import make_embedder
 from index.ingest import Ingestor
+from index.lexical import LexicalIndex
 from index.settings import Settings
 from index.store import ChunkStore
 from qa.abstain import weak_evidence
 from qa.cite import check_citations, is_abstention
+from qa.context import condense
 from qa.llm import LLM, get_llm
 from qa.models import Answer, Passage, Timings
-from qa.prompt import NOT_COVERED, build_messages
-from qa.retrieve import Retriever
+from qa.prompt import NOT_COVERED, build_messages, rewrite_messages
+from qa.retrieve import Mode, Retriever
+from qa.timerange import resolve_time, strip_time
 
 History = list[tuple[str, str]]
 Filters = dict[str, Any] | MetadataFilters | None
+Style = Literal["normal", "short"]
+
+
+def _iso(value: date | str | None) -> str | None:
+    return value.isoformat() if isinstance(value, date) else value
 
 
 class Engine:
@@ -32,7 +43,8 @@ class Engine:
         self.embedder = make_embedder(self.settings)
         self.store = ChunkStore(self.settings)
         self.catalog = Catalog(self.settings.catalog_path)
-        self.retriever = Retriever(self.embedder, self.store)
+        self.lexical = LexicalIndex(self.settings.data_dir, self.store, self.catalog)
+        self.retriever = Retriever(self.embedder, self.store, self.lexical)
         self._llm = llm
 
     @property
@@ -51,6 +63,33 @@ class Engine:
         """An ingestor sharing this engine's model, store and catalog."""
         return Ingestor(self.settings, self.embedder, self.store, self.catalog)
 
+    def rewrite(self, question: str, history: History) -> str:
+        """A follow-up question made standalone with the conversation (the LLM rewrites it)."""
+        text = "".join(self.llm.stream(rewrite_messages(question, history), max_tokens=60)).strip()
+        text = text.strip().strip('"').splitlines()[0].strip() if text else ""
+        return text if len(text) > 3 else question
+
+    def search_filters(
+        self, question: str, filters: Filters, as_of: date | None, since: Any, until: Any, outlets: Any
+    ) -> tuple[str, Filters]:
+        """The retrieval query and filters: explicit filters, then time words in the question, never past
+        ``as_of``. Returns (query without its time expression, filters)."""
+        if isinstance(filters, MetadataFilters):
+            return question, filters
+        merged: dict[str, Any] = {k: v for k, v in (filters or {}).items() if v not in (None, "", [])}
+        merged.update({k: _iso(v) for k, v in (("since", since), ("until", until)) if v})
+        if outlets:
+            merged["outlet"] = [outlets] if isinstance(outlets, str) else list(outlets)
+        query = question
+        if as_of is not None:
+            span = resolve_time(question, as_of)
+            if span is not None:
+                query = strip_time(question, span) or question
+                merged["since"] = max(filter(None, [_iso(merged.get("since")), span.since.isoformat()]))
+                merged["until"] = min(filter(None, [_iso(merged.get("until")), span.until.isoformat()]))
+            merged["until"] = min(filter(None, [_iso(merged.get("until")), as_of.isoformat()]))
+        return query, merged
+
     def stream(
         self,
         question: str,
@@ -58,56 +97,78 @@ class Engine:
         top_k: int | None = None,
         filters: Filters = None,
         history: History | None = None,
+        as_of: date | None = None,
+        since: date | str | None = None,
+        until: date | str | None = None,
+        outlets: list[str] | str | None = None,
+        style: Style = "normal",
+        mode: Mode = "hybrid",
     ) -> Iterator[str | Answer]:
-        """Yield answer text pieces as the model writes them, then the finished ``Answer``."""
+        """Yield answer text pieces as the model writes them, then the finished ``Answer``.
+
+        ``as_of`` (default today) anchors "this week", "yesterday", "in December" and excludes later
+        articles; ``since`` / ``until`` / ``outlets`` narrow the search; ``style="short"`` asks for the
+        answer in as few words as possible (still cited); ``history`` holds earlier (question, answer)
+        pairs, and a follow-up is first rewritten into a standalone question.
+        """
         start = time.perf_counter()
         elapsed = lambda: (time.perf_counter() - start) * 1000  # noqa: E731
-        passages = self.retriever.retrieve(question, top_k or self.settings.top_k, filters)
+        as_of = as_of or date.today()
+        rewritten = self.rewrite(question, history) if history else None
+        asked = rewritten or question
+        query, applied = self.search_filters(asked, filters, as_of, since, until, outlets)
+        passages = self.retriever.retrieve(query, top_k or self.settings.top_k, applied, mode=mode)
         timings = Timings(retrieve_ms=elapsed())
-        reason = weak_evidence(question, passages, self.settings.min_relevance)
+        base = Answer(question, NOT_COVERED, [], passages, timings, "", rewritten_question=rewritten,
+                      filters=applied if isinstance(applied, dict) else {}, style=style, retrieved=passages)  # fmt: skip
+        reason = weak_evidence(asked, passages, self.settings.min_relevance)
         if reason:
             yield NOT_COVERED
             timings.first_token_ms = timings.total_ms = elapsed()
-            yield self._abstain(question, passages, timings, reason)
+            yield replace(base, abstained=True, abstain_reason=reason)
             return
+        yield from self._generate(asked, base, as_of, start)
+
+    def answer_from(self, question: str, passages: list[Passage], *, style: Style = "normal") -> Answer:
+        """Answer from given passages (no retrieval, no abstention threshold): for evaluations."""
+        passages = [replace(p, n=i) for i, p in enumerate(passages, start=1)]
+        base = Answer(question, NOT_COVERED, [], passages, Timings(), "", style=style, retrieved=passages)
+        *_, answer = self._generate(question, base, date.today(), time.perf_counter())
+        return answer
+
+    def _generate(self, asked: str, base: Answer, as_of: date, start: float) -> Iterator[str | Answer]:
+        """Condense the passages into the budget, prompt the LLM, stream, check citations."""
+        timings = base.timings
+        passages = base.retrieved
+        shown = condense(asked, passages, self.embedder, self.settings.context_tokens)
+        messages = build_messages(asked, shown, style=base.style, as_of=as_of.isoformat())
+        max_tokens = 48 if base.style == "short" else self.settings.max_answer_tokens
         pieces: list[str] = []
-        for piece in self.llm.stream(
-            build_messages(question, passages, history), max_tokens=self.settings.max_answer_tokens
-        ):
+        for piece in self.llm.stream(messages, max_tokens=max_tokens):
             if timings.first_token_ms is None:
-                timings.first_token_ms = elapsed()
+                timings.first_token_ms = (time.perf_counter() - start) * 1000
             pieces.append(piece)
             yield piece
-        timings.total_ms = elapsed()
-        raw = "".join(pieces).strip()
-        text, citations = check_citations(raw, passages)
+        timings.total_ms = (time.perf_counter() - start) * 1000
+        text, citations = check_citations("".join(pieces).strip(), shown)
+        originals = {p.chunk_id: p for p in passages}
+        for citation in citations:  # the reader checks the quote against the whole retrieved chunk
+            citation.passage = replace(originals[citation.passage.chunk_id], n=citation.n)
+        base = replace(base, passages=shown, model=self.llm.name)
         if is_abstention(text) or not citations:
-            reason = (
+            why = (
                 "the model found no answer in the passages"
                 if is_abstention(text)
-                else ("the model's answer cited no passage")
+                else "the answer cited no passage"
             )
-            yield self._abstain(question, passages, timings, reason)
+            yield replace(base, abstained=True, abstain_reason=why)
             return
-        yield Answer(question, text, citations, passages, timings, self.llm.name)
+        yield replace(base, text=text, citations=citations)
 
-    def _abstain(self, question: str, passages: list[Passage], timings: Timings, reason: str) -> Answer:
-        name = self._llm.name if self._llm else ""
-        return Answer(
-            question, NOT_COVERED, [], passages, timings, name, abstained=True, abstain_reason=reason
-        )
-
-    def ask(
-        self,
-        question: str,
-        *,
-        top_k: int | None = None,
-        filters: Filters = None,
-        history: History | None = None,
-    ) -> Answer:
-        """Answer a question with numbered citations, or say the articles do not cover it."""
+    def ask(self, question: str, **options: Any) -> Answer:
+        """Answer a question with numbered citations, or say the articles do not cover it (see ``stream``)."""
         answer = None
-        for item in self.stream(question, top_k=top_k, filters=filters, history=history):
+        for item in self.stream(question, **options):
             if isinstance(item, Answer):
                 answer = item
         assert answer is not None

@@ -70,6 +70,13 @@ def ingest(
 @click.option("--outlet", "outlets", multiple=True, help="Only articles from this outlet (repeatable).")
 @click.option("--since", help="Only articles published on or after this date (YYYY-MM-DD).")
 @click.option("--until", help="Only articles published on or before this date (YYYY-MM-DD).")
+@click.option(
+    "--as-of",
+    "as_of",
+    help="Answer as of this date (YYYY-MM-DD; default today): anchors "
+    "'this week', 'yesterday', and leaves out later articles.",
+)
+@click.option("--short", is_flag=True, help="Answer in as few words as possible (still cited).")
 @click.pass_context
 def ask(
     ctx: click.Context,
@@ -78,6 +85,8 @@ def ask(
     outlets: tuple[str, ...],
     since: str | None,
     until: str | None,
+    as_of: str | None,
+    short: bool,
 ) -> None:
     """Answer QUESTION from the indexed articles, streaming, then list the cited sources."""
     from qa.answer import Engine
@@ -85,10 +94,16 @@ def ask(
     from qa.models import Answer
 
     engine = Engine(_settings(ctx))
-    filters = {"outlet": list(outlets), "since": since, "until": until}
+    from datetime import date
+
+    try:
+        when = date.fromisoformat(as_of) if as_of else None
+    except ValueError as exc:
+        raise click.BadParameter(f"{as_of!r} is not a YYYY-MM-DD date", param_hint="--as-of") from exc
+    options = {"since": since, "until": until, "outlets": list(outlets), "as_of": when}
     streamed: list[str] = []
     try:
-        for item in engine.stream(question, top_k=top_k, filters=filters):
+        for item in engine.stream(question, top_k=top_k, style="short" if short else "normal", **options):
             if isinstance(item, Answer):
                 answer = item
             else:
@@ -177,6 +192,95 @@ def model_server(ctx: click.Context, model_path: Path | None, host: str, port: i
     click.echo(f"serving {params.model.path} at {server.listening_address}/v1 (Ctrl-C to stop)", err=True)
     with contextlib.suppress(KeyboardInterrupt):
         threading.Event().wait()
+
+
+@cli.group()
+def bench() -> None:
+    """Benchmarks that print figures (run them alone: two cores are easily disturbed)."""
+
+
+@bench.command("ingest")
+@click.option("--articles", type=int, default=300, show_default=True, help="First N articles of the corpus.")
+@click.option(
+    "--corpus",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="RealTime QA corpus.jsonl (default: ../shared/eval/realtimeqa/corpus.jsonl).",
+)
+@click.option("--no-llama-index", is_flag=True, help="Skip the llama-index comparison runs (c) and (d).")
+@click.pass_context
+def bench_ingest_command(
+    ctx: click.Context, articles: int, corpus: Path | None, no_llama_index: bool
+) -> None:
+    """Ingest speed: newsqa vs the bare model vs llama-index, on the same articles."""
+    from index.bench import DEFAULT_CORPUS, bench_ingest
+
+    try:
+        bench_ingest(articles, corpus or DEFAULT_CORPUS, _settings(ctx), click.echo, not no_llama_index)
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@cli.group("eval")
+def evaluate() -> None:
+    """Answer-accuracy evaluations on shared news question sets; print figures and write a report."""
+
+
+def _eval_dir(path: Path | None) -> Path:
+    from qa.evaluate.run import DEFAULT_EVAL_DIR
+
+    folder = path or DEFAULT_EVAL_DIR
+    if not folder.exists():
+        raise click.ClickException(f"evaluation data not found at {folder}; pass --eval-dir")
+    return folder
+
+
+@evaluate.command("realtimeqa")
+@click.option("--split", default="dev", show_default=True)
+@click.option("--limit", type=int, default=None, help="Only the first N questions.")
+@click.option("--seed", type=int, default=None, help="Shuffle the questions with this seed first.")
+@click.option(
+    "--corpus",
+    "scope",
+    type=click.Choice(["full", "search-docs"]),
+    default="full",
+    show_default=True,
+    help="Index the whole corpus, or only the search documents of the chosen questions.",
+)
+@click.option("--eval-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("reports/realtimeqa"),
+    show_default=True,
+)
+@click.pass_context
+def eval_realtimeqa(ctx: click.Context, split: str, limit: int | None, seed: int | None, scope: str,
+                    eval_dir: Path | None, report_dir: Path) -> None:  # fmt: skip
+    """RealTime QA: recall@k, short-answer EM/F1, containment, multiple choice, citations, latency."""
+    from qa.evaluate.run import run_realtimeqa
+
+    run_realtimeqa(_settings(ctx), eval_dir=_eval_dir(eval_dir), split=split, limit=limit, scope=scope,
+                   report_dir=report_dir, echo=click.echo, seed=seed)  # fmt: skip
+
+
+@evaluate.command("rgb")
+@click.option("--limit", type=int, default=None, help="Only the first N questions.")
+@click.option("--eval-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("reports/rgb"),
+    show_default=True,
+)
+@click.pass_context
+def eval_rgb(ctx: click.Context, limit: int | None, eval_dir: Path | None, report_dir: Path) -> None:
+    """RGB counterfactual set: accuracy with true passages; conflict flagged when false ones are mixed in."""
+    from qa.evaluate.run import run_rgb
+
+    run_rgb(_settings(ctx), eval_dir=_eval_dir(eval_dir), limit=limit, report_dir=report_dir, echo=click.echo)
 
 
 def main() -> None:

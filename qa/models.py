@@ -54,11 +54,15 @@ class Answer:
     question: str
     text: str
     citations: list[Citation] = field(default_factory=list)
-    passages: list[Passage] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)  # what the model was shown, numbered [1]..[k]
     timings: Timings = field(default_factory=Timings)
     model: str = ""
     abstained: bool = False
     abstain_reason: str | None = None  # why the evidence was judged too weak, when it was
+    rewritten_question: str | None = None  # the standalone form of a follow-up, when one was made
+    filters: dict = field(default_factory=dict)  # the date / outlet filters the search applied
+    style: str = "normal"
+    retrieved: list[Passage] = field(default_factory=list)  # every retrieved chunk, whole, with its score
 
     def sources_text(self) -> str:
         """Numbered source lines for terminals: ``[1] Title — Outlet, date`` and the quote."""

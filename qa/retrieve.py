@@ -1,24 +1,35 @@
-"""Find the passages for a question: embed it, search the chunk store, number the hits [1]..[k]."""
+"""Find the passages for a question: dense (Chroma) and lexical (BM25) search fused by reciprocal rank.
+
+Every returned passage carries its cosine similarity to the question (also for chunks only BM25 found),
+so the abstention threshold means the same thing whichever retriever found the passage.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
-from llama_index.core.vector_stores.types import (
-    FilterOperator,
-    MetadataFilter,
-    MetadataFilters,
-)
+import numpy as np
+from llama_index.core.vector_stores.types import FilterOperator, MetadataFilter, MetadataFilters
 
 from index.embed import Embedder
+from index.lexical import LexicalIndex
 from index.store import ChunkStore
 from qa.models import Passage
+
+Mode = Literal["hybrid", "dense", "lexical"]
+RRF_K = 60  # the usual reciprocal-rank-fusion constant
+
+
+def _day(value: Any) -> int:
+    return int(str(value)[:10].replace("-", ""))
 
 
 def to_filters(filters: dict[str, Any] | MetadataFilters | None) -> MetadataFilters | None:
     """Accept llama-index ``MetadataFilters`` or a plain dict of metadata ``key: value`` (a list = any of).
 
-    ``since`` / ``until`` (ISO dates) become range filters on the article date.
+    ``since`` / ``until`` (ISO dates) become range filters on the article date; ``outlets`` is a list of
+    outlet names.
     """
     if filters is None or isinstance(filters, MetadataFilters):
         return filters
@@ -27,39 +38,94 @@ def to_filters(filters: dict[str, Any] | MetadataFilters | None) -> MetadataFilt
         if value is None or value == [] or value == "":
             continue
         if key in ("since", "until"):
-            day = int(str(value)[:10].replace("-", ""))
             op = FilterOperator.GTE if key == "since" else FilterOperator.LTE
-            parts.append(MetadataFilter(key="published_day", value=day, operator=op))
-        elif isinstance(value, list | tuple | set):
-            parts.append(MetadataFilter(key=key, value=list(value), operator=FilterOperator.IN))
+            parts.append(MetadataFilter(key="published_day", value=_day(value), operator=op))
+            if key == "until":  # undated articles cannot be placed before a date
+                parts.append(MetadataFilter(key="published_day", value=0, operator=FilterOperator.GT))
         else:
-            parts.append(MetadataFilter(key=key, value=value, operator=FilterOperator.EQ))
+            key = "outlet" if key == "outlets" else key
+            if isinstance(value, list | tuple | set):
+                parts.append(MetadataFilter(key=key, value=list(value), operator=FilterOperator.IN))
+            else:
+                parts.append(MetadataFilter(key=key, value=value, operator=FilterOperator.EQ))
     return MetadataFilters(filters=parts) if parts else None
 
 
-class Retriever:
-    """Dense retrieval over the Chroma chunk store."""
+@dataclass
+class _Candidate:
+    id: str
+    fused: float = 0.0
 
-    def __init__(self, embedder: Embedder, store: ChunkStore) -> None:
+
+class Retriever:
+    """Hybrid retrieval over the chunk store and its BM25 index."""
+
+    def __init__(self, embedder: Embedder, store: ChunkStore, lexical: LexicalIndex | None = None) -> None:
         self.embedder = embedder
         self.store = store
+        self.lexical = lexical
 
     def retrieve(
-        self, question: str, top_k: int, filters: dict[str, Any] | MetadataFilters | None = None
+        self,
+        question: str,
+        top_k: int,
+        filters: dict[str, Any] | MetadataFilters | None = None,
+        *,
+        mode: Mode = "hybrid",
+        candidates: int = 20,
     ) -> list[Passage]:
         """The ``top_k`` best passages for ``question``, best first, numbered from 1."""
-        hits = self.store.search(self.embedder.embed_query(question), top_k, to_filters(filters))
-        return [
-            Passage(
-                n=i,
-                chunk_id=hit.id,
-                article_id=str(hit.metadata.get("article_id", "")),
-                title=str(hit.metadata.get("title", "")),
-                outlet=str(hit.metadata.get("outlet", "")),
-                date=str(hit.metadata.get("published", "")),
-                url=str(hit.metadata.get("url", "")),
-                text=hit.text,
-                score=hit.score,
+        query_vector = self.embedder.embed_query(question)
+        pool = max(candidates, top_k)
+        fused: dict[str, _Candidate] = {}
+        if mode in ("hybrid", "dense"):
+            for rank, hit in enumerate(self.store.search(query_vector, pool, to_filters(filters))):
+                fused.setdefault(hit.id, _Candidate(hit.id)).fused += 1 / (RRF_K + rank + 1)
+        if (
+            mode in ("hybrid", "lexical")
+            and self.lexical is not None
+            and not isinstance(filters, MetadataFilters)
+        ):
+            f = filters or {}
+            outlets = f.get("outlets") or f.get("outlet")
+            hits = self.lexical.search(
+                question,
+                pool,
+                since_day=_day(f["since"]) if f.get("since") else None,
+                until_day=_day(f["until"]) if f.get("until") else None,
+                outlets=[outlets] if isinstance(outlets, str) else outlets,
             )
-            for i, hit in enumerate(hits, start=1)
-        ]
+            for rank, hit in enumerate(hits):
+                fused.setdefault(hit.id, _Candidate(hit.id)).fused += 1 / (RRF_K + rank + 1)
+        best = sorted(fused.values(), key=lambda c: (-c.fused, c.id))[:top_k]
+        if not best:
+            return []
+        got = self.store.collection.get(
+            ids=[c.id for c in best], include=["documents", "metadatas", "embeddings"]
+        )
+        by_id = {
+            i: (doc, meta, emb)
+            for i, doc, meta, emb in zip(
+                got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True
+            )
+        }
+        query = np.asarray(query_vector, dtype=np.float32)
+        passages = []
+        for candidate in best:
+            if candidate.id not in by_id:
+                continue
+            doc, meta, emb = by_id[candidate.id]
+            passages.append(
+                Passage(
+                    n=len(passages) + 1,
+                    chunk_id=candidate.id,
+                    article_id=str(meta.get("article_id", "")),
+                    title=str(meta.get("title", "")),
+                    outlet=str(meta.get("outlet", "")),
+                    date=str(meta.get("published", "")),
+                    url=str(meta.get("url", "")),
+                    text=doc,
+                    score=float(np.dot(query, np.asarray(emb, dtype=np.float32))),
+                )
+            )
+        return passages

@@ -56,3 +56,33 @@ def test_stream_yields_pieces_then_answer(sample_engine) -> None:
 
     assert all(isinstance(i, str) for i in items[:-1]) and len(items) > 2
     assert isinstance(items[-1], Answer)
+
+
+def test_date_outside_the_corpus_abstains(sample_engine) -> None:
+    from datetime import date
+
+    answer = sample_engine.ask("What did Putin warn Biden about in March 2024?", as_of=date(2024, 6, 1))
+    assert answer.abstained and answer.citations == []
+    assert answer.filters["since"] == "2024-03-01" and answer.filters["until"] == "2024-03-31"
+
+
+def test_as_of_before_the_articles_excludes_them(sample_engine) -> None:
+    from datetime import date
+
+    answer = sample_engine.ask("What did Putin warn Biden about?", as_of=date(2021, 12, 1))
+    assert answer.abstained and answer.retrieved == []
+
+
+def test_follow_up_is_rewritten_before_retrieval(sample_engine) -> None:
+    first = sample_engine.ask("What did Putin warn Biden about?")
+    follow = sample_engine.ask(
+        "And what did he say about offensive weapons?", history=[(first.question, first.text)]
+    )
+    assert follow.rewritten_question and follow.rewritten_question != follow.question
+    assert "biden" in follow.rewritten_question.lower() or "putin" in follow.rewritten_question.lower()
+    assert not follow.abstained and "weapon" in follow.text.lower()
+
+
+def test_short_style_answers_in_few_words(sample_engine) -> None:
+    answer = sample_engine.ask("Where will the US–Russia interdepartmental talks be held?", style="short")
+    assert "geneva" in answer.text.lower() and len(answer.text.split()) <= 12 and answer.citations

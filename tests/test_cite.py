@@ -60,4 +60,7 @@ def test_prompt_starts_with_a_fixed_prefix_and_numbers_passages() -> None:
     assert one[0]["role"] == "system" and NOT_COVERED in one[0]["content"]
     last = one[-1]["content"]
     assert "[1] Title 1 (Outlet, 2021-12-31)" in last and "[2] Title 2" in last
-    assert last.rstrip().endswith("Question: Where are the talks?")
+    assert "Question: Where are the talks?\nAnswer style: two to four" in last
+    short = build_messages("Where are the talks?", PASSAGES, style="short")[-1]["content"]
+    shared = last[: last.index("Answer style")]
+    assert short.startswith(shared) and "as few words" in short  # same passages: one cached prefix

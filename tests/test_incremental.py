@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from index.ingest import Ingestor
+from index.lexical import LexicalIndex
 from index.settings import Settings
 
 WIRE = (
@@ -58,12 +59,16 @@ def test_skip_replace_and_prune(tmp_path: Path) -> None:
     texts = " ".join(ingestor.store.collection.get(include=["documents"])["documents"])
     assert "2 a.m." in texts and "ended at midnight" not in texts
 
+    lexical = LexicalIndex(ingestor.settings.data_dir, ingestor.store, ingestor.catalog)
+    assert lexical.search("vote count", 5) and not lexical.search("midnight", 5)  # BM25 in step
+
     b.unlink()
     pruned = ingestor.ingest([folder], progress=False, prune=True)
     assert len(pruned.pruned) == 1
     assert (
         ingestor.catalog.stats().articles == 1 and ingestor.store.count() == ingestor.catalog.stats().chunks
     )
+    assert not lexical.search("vote count", 5) and lexical.search("desalination plant", 5)
 
 
 def test_exact_and_near_duplicates_fold_and_remember_outlets(tmp_path: Path) -> None:

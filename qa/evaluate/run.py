@@ -1,0 +1,261 @@
+"""``newsqa eval realtimeqa`` and ``newsqa eval rgb``: answer real news questions, score, write a report.
+
+RealTime QA: the corpus is indexed (incrementally, so an existing index is reused), then every question is
+asked with ``as_of`` = its question date three times over the same retrieved passages (llama.cpp reuses
+the shared prompt prefix): a normal cited answer, a short answer, and a multiple-choice answer. Gold answers
+are read only here, by the scorer, never by the answering pipeline.
+
+RGB (counterfactual robustness): each question answered from its true passages (accuracy), and from the
+true passages mixed with counterfactual ones (how often the answer flags the conflict).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from index.parse import normalize_date
+from index.settings import Settings
+from qa.evaluate.report import write_report
+from qa.evaluate.score import (
+    choice_from_answer,
+    citation_valid,
+    contains_answer,
+    exact_match,
+    flags_conflict,
+    gold_answer,
+    is_except_question,
+    percentile,
+    recall_at_k,
+    rgb_correct,
+    token_f1,
+)
+from qa.models import Answer, Passage
+
+DEFAULT_EVAL_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "eval"
+REALTIMEQA_TARGETS = {
+    "recall@5": 0.85,
+    "short_f1": 0.45,
+    "short_em": 0.33,
+    "multiple_choice_accuracy": 0.75,
+    "citation_validity": 0.9,
+}
+Echo = Callable[[str], None]
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def mc_question(query: str, choices: list[str]) -> str:
+    """The question with its choices listed, as a quiz shows it."""
+    letters = "ABCDEFGH"
+    listed = " ".join(f"({letters[i]}) {c}" for i, c in enumerate(choices))
+    return f"{query} Choices: {listed}. Answer with the right choice."
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _settings_summary(settings: Settings, engine_model: str, embedder: str) -> dict[str, Any]:
+    return {
+        "llm": engine_model,
+        "embedding": embedder,
+        "top_k": settings.top_k,
+        "context_tokens (budget)": settings.context_tokens,
+        "min_relevance": settings.min_relevance,
+        "chunk_tokens": settings.chunk_tokens,
+        "retrieval": "hybrid: Chroma dense + BM25, reciprocal rank fusion",
+        "data_dir": str(settings.data_dir),
+    }
+
+
+def realtimeqa_corpus(eval_dir: Path, questions: list[dict], scope: str, folder: Path) -> Path:
+    """The corpus file to index: the whole corpus, or only the questions' search documents."""
+    corpus = eval_dir / "realtimeqa" / "corpus.jsonl"
+    if scope == "full":
+        return corpus
+    wanted = {doc for q in questions for doc in q.get("search_doc_ids", [])}
+    subset = folder / "realtimeqa-search-docs.jsonl"
+    with corpus.open() as src, subset.open("w") as dst:
+        for line in src:
+            if json.loads(line)["doc_id"] in wanted:
+                dst.write(line)
+    return subset
+
+
+def run_realtimeqa(
+    settings: Settings,
+    *,
+    eval_dir: Path = DEFAULT_EVAL_DIR,
+    split: str = "dev",
+    limit: int | None = None,
+    scope: str = "full",
+    report_dir: Path | None = None,
+    echo: Echo = print,
+    seed: int | None = None,
+) -> dict[str, Any]:
+    """Evaluate on RealTime QA; returns the summary (and writes the report when ``report_dir`` is set)."""
+    from qa.answer import Engine
+
+    questions = _jsonl(eval_dir / "realtimeqa" / f"queries_{split}.jsonl")
+    if seed is not None:
+        random.Random(seed).shuffle(questions)
+    questions = questions[:limit] if limit else questions
+    engine = Engine(settings)
+    folder = settings.data_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    corpus = realtimeqa_corpus(eval_dir, questions, scope, folder)
+    started = time.perf_counter()
+    report = engine.ingestor().ingest([corpus], progress=True)
+    echo(f"index: {report.summary().splitlines()[0]} ({time.perf_counter() - started:.0f} s)")
+    rows = []
+    for i, q in enumerate(questions, start=1):
+        as_of = date.fromisoformat(normalize_date(q["question_date"]) or date.today().isoformat())
+        gold = gold_answer(q)
+        normal = engine.ask(q["query"], as_of=as_of, top_k=settings.top_k)
+        short = engine.ask(q["query"], as_of=as_of, top_k=settings.top_k, style="short")
+        mc = engine.ask(
+            mc_question(q["query"], q["choices"]), as_of=as_of, top_k=settings.top_k, style="short"
+        )
+        retrieved = [p.text for p in normal.retrieved]
+        cited = [c.passage.text for c in normal.citations]
+        picked = choice_from_answer(mc.text, q["choices"]) if not mc.abstained else None
+        row = {
+            "question_id": q["question_id"],
+            "query": q["query"],
+            "as_of": as_of.isoformat(),
+            "gold": gold,
+            "free_text_scored": not is_except_question(q["query"]),
+            "gold_in_search_docs": bool(q.get("derived_answer_string_in_search_docs")),
+            "retrieved_has_gold": recall_at_k(retrieved, gold),
+            "answer": normal.text,
+            "abstained": normal.abstained,
+            "abstain_reason": normal.abstain_reason,
+            "contains_gold": contains_answer(normal.text, gold),
+            "citations": [c.n for c in normal.citations],
+            "citation_valid": citation_valid(cited, gold) if normal.citations else None,
+            "short_answer": short.text,
+            "em": exact_match(short.text.split("[")[0], gold),
+            "f1": token_f1(short.text.split("[")[0], gold),
+            "mc_answer": mc.text,
+            "mc_choice": picked,
+            "mc_correct": picked is not None and picked in q["answer_index"],
+            "filters": normal.filters,
+            "retrieved": [
+                {"n": p.n, "title": p.title, "date": p.date, "score": round(p.score, 3)}
+                for p in normal.retrieved
+            ],
+            "first_token_ms": normal.timings.first_token_ms,
+            "total_ms": normal.timings.total_ms,
+        }
+        rows.append(row)
+        echo(
+            f"[{i}/{len(questions)}] F1 {row['f1']:.2f} MC {'✓' if row['mc_correct'] else '✗'} "
+            f"R@k {'✓' if row['retrieved_has_gold'] else '✗'} | {q['query'][:70]} → {short.text[:40]!r} (gold {gold!r})"
+        )
+    summary = summarize_realtimeqa(rows, settings.top_k)
+    summary["settings"] = _settings_summary(settings, engine.llm.name, engine.embedder.name)
+    summary["settings"] |= {"split": split, "questions": len(rows), "corpus": scope, "seed": seed}
+    summary["targets"] = REALTIMEQA_TARGETS
+    if report_dir:
+        paths = write_report(
+            report_dir, rows, summary, f"newsqa on RealTime QA ({split}, {len(rows)} questions)"
+        )
+        echo(f"report: {paths['summary']}")
+    for name, value in summary["metrics"].items():
+        echo(f"{name:>28}: {value if value is None else round(value, 3)}")
+    return summary
+
+
+def summarize_realtimeqa(rows: list[dict[str, Any]], k: int) -> dict[str, Any]:
+    """The metrics over per-question rows."""
+    recall_rows = [r for r in rows if r["gold_in_search_docs"]]
+    free = [r for r in rows if r["free_text_scored"]]
+    answered = [r for r in rows if not r["abstained"]]
+    metrics = {
+        f"recall@{k}": _mean([float(r["retrieved_has_gold"]) for r in recall_rows]),
+        "short_f1": _mean([r["f1"] for r in free]),
+        "short_em": _mean([r["em"] for r in free]),
+        "containment_accuracy": _mean([float(r["contains_gold"]) for r in free]),
+        "multiple_choice_accuracy": _mean([float(r["mc_correct"]) for r in rows]),
+        "citation_validity": _mean([float(bool(r["citation_valid"])) for r in answered]),
+        "abstention_rate": _mean([float(r["abstained"]) for r in rows]),
+        "first_token_p50_ms": percentile([r["first_token_ms"] for r in answered], 50),
+        "first_token_p95_ms": percentile([r["first_token_ms"] for r in answered], 95),
+        "total_p50_ms": percentile([r["total_ms"] for r in answered], 50),
+        "total_p95_ms": percentile([r["total_ms"] for r in answered], 95),
+    }
+    return {"metrics": metrics, "questions": len(rows), "recall_questions": len(recall_rows)}
+
+
+def _rgb_passages(docs: list[dict[str, Any]]) -> list[Passage]:
+    return [
+        Passage(i, d["doc_id"], d["doc_id"], f"Document {i}", "", "", "", d["text"], 1.0)
+        for i, d in enumerate(docs, start=1)
+    ]
+
+
+def run_rgb(
+    settings: Settings,
+    *,
+    eval_dir: Path = DEFAULT_EVAL_DIR,
+    limit: int | None = None,
+    report_dir: Path | None = None,
+    echo: Echo = print,
+    passages_per_side: int = 2,
+) -> dict[str, Any]:
+    """Evaluate counterfactual robustness on RGB (en_fact)."""
+    from qa.answer import Engine
+
+    queries = _jsonl(eval_dir / "rgb_en_fact" / "queries_dev.jsonl")[: limit or None]
+    corpus = {d["doc_id"]: d for d in _jsonl(eval_dir / "rgb_en_fact" / "corpus.jsonl")}
+    engine = Engine(settings)
+    rows = []
+    for i, q in enumerate(queries, start=1):
+        true_docs = [corpus[d] for d in q["positive_ids"][:passages_per_side] if d in corpus]
+        wrong_docs = [corpus[d] for d in q["positive_wrong_ids"][:passages_per_side] if d in corpus]
+        clean: Answer = engine.answer_from(q["query"], _rgb_passages(true_docs))
+        mixed_docs = [doc for pair in zip(true_docs, wrong_docs, strict=False) for doc in pair]
+        mixed: Answer = engine.answer_from(q["query"], _rgb_passages(mixed_docs))
+        row = {
+            "qid": q["qid"],
+            "query": q["query"],
+            "answer": q["answer"],
+            "fakeanswer": q["fakeanswer"],
+            "clean_answer": clean.text,
+            "clean_correct": rgb_correct(clean.text, q["answer"]),
+            "mixed_answer": mixed.text,
+            "mixed_flags_conflict": flags_conflict(mixed.text, q["answer"], q["fakeanswer"]),
+            "mixed_correct": rgb_correct(mixed.text, q["answer"]),
+        }
+        rows.append(row)
+        echo(f"[{i}/{len(queries)}] true {'✓' if row['clean_correct'] else '✗'} "
+             f"conflict {'✓' if row['mixed_flags_conflict'] else '✗'} | {q['query'][:70]}")  # fmt: skip
+    summary = {
+        "metrics": {
+            "accuracy_true_passages": _mean([float(r["clean_correct"]) for r in rows]),
+            "conflict_flagged_rate": _mean([float(r["mixed_flags_conflict"]) for r in rows]),
+            "accuracy_mixed_passages": _mean([float(r["mixed_correct"]) for r in rows]),
+        },
+        "questions": len(rows),
+        "settings": _settings_summary(settings, engine.llm.name, engine.embedder.name)
+        | {"passages_per_side": passages_per_side},
+    }
+    if report_dir:
+        paths = write_report(
+            report_dir, rows, summary, f"newsqa on RGB counterfactual ({len(rows)} questions)"
+        )
+        echo(f"report: {paths['summary']}")
+    for name, value in summary["metrics"].items():
+        echo(f"{name:>28}: {value if value is None else round(value, 3)}")
+    return summary
+
+
+__all__ = ["run_realtimeqa", "run_rgb", "summarize_realtimeqa", "mc_question"]
