@@ -21,6 +21,7 @@ from index.store import ChunkStore
 _FOLDER = "bm25"
 _STAMP = "stamp.json"
 _CHUNKS = "chunks.json"
+_PAGE = 5000
 
 
 def tokenize(texts: list[str]):  # noqa: ANN201 - bm25s.tokenization.Tokenized
@@ -63,11 +64,8 @@ class LexicalIndex:
         import bm25s
 
         generation = self.catalog.generation()
-        got = self.store.collection.get(include=["documents", "metadatas"])
-        ids = got["ids"]
-        texts = [
-            f"{m.get('title', '')}\n{d}" for d, m in zip(got["documents"], got["metadatas"], strict=True)
-        ]
+        ids, documents, metadatas = self.store.all_chunks()
+        texts = [f"{m.get('title', '')}\n{d}" for d, m in zip(documents, metadatas, strict=True)]
         tmp = self.folder.with_name(_FOLDER + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
@@ -77,8 +75,8 @@ class LexicalIndex:
             retriever.save(str(tmp), show_progress=False)
         chunks = {
             "ids": ids,
-            "days": [int(m.get("published_day") or 0) for m in got["metadatas"]],
-            "outlets": [str(m.get("outlet") or "") for m in got["metadatas"]],
+            "days": [int(m.get("published_day") or 0) for m in metadatas],
+            "outlets": [str(m.get("outlet") or "") for m in metadatas],
         }
         (tmp / _CHUNKS).write_text(json.dumps(chunks))
         (tmp / _STAMP).write_text(json.dumps({"generation": generation, "chunks": len(ids)}))

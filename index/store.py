@@ -89,6 +89,18 @@ class ChunkStore:
         """Remove every chunk of one article."""
         self.collection.delete(where={"article_id": article_id})
 
+    def all_chunks(self, page: int = 5000) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+        """(ids, texts, metadatas) of every chunk, read in pages (Chroma refuses very large single reads)."""
+        ids: list[str] = []
+        texts: list[str] = []
+        metadatas: list[dict[str, Any]] = []
+        for offset in range(0, self.count(), page):
+            got = self.collection.get(include=["documents", "metadatas"], limit=page, offset=offset)
+            ids += got["ids"]
+            texts += got["documents"]
+            metadatas += got["metadatas"]
+        return ids, texts, metadatas
+
     def count(self) -> int:
         """Number of chunks stored."""
         return self.collection.count()

@@ -3,10 +3,11 @@ weak) → tight cited prompt → LLM → checked citations → ``Answer``."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Literal
 
 from llama_index.core.vector_stores.types import MetadataFilters
@@ -22,13 +23,17 @@ from qa.cite import check_citations, is_abstention
 from qa.context import condense
 from qa.llm import LLM, get_llm
 from qa.models import Answer, Passage, Timings
-from qa.prompt import NOT_COVERED, build_messages, rewrite_messages
+from qa.prompt import NOT_COVERED, build_messages, rewrite_messages, with_choices
 from qa.retrieve import Mode, Retriever
 from qa.timerange import resolve_time, strip_time
 
 History = list[tuple[str, str]]
 Filters = dict[str, Any] | MetadataFilters | None
 Style = Literal["normal", "short"]
+
+
+TIME_SLACK_DAYS = 3
+_YEAR_ONLY = re.compile(r"^(?:(?:in|during|since|until|before)\s+)?(?:the\s+year\s+)?\d{4}$", re.IGNORECASE)
 
 
 def _iso(value: date | str | None) -> str | None:
@@ -71,24 +76,33 @@ class Engine:
 
     def search_filters(
         self, question: str, filters: Filters, as_of: date | None, since: Any, until: Any, outlets: Any
-    ) -> tuple[str, Filters]:
-        """The retrieval query and filters: explicit filters, then time words in the question, never past
-        ``as_of``. Returns (query without its time expression, filters)."""
+    ) -> tuple[str, Filters, tuple[str, str] | None]:
+        """The retrieval query, filters and date boost: explicit filters, then time words in the question,
+        never past ``as_of``. Returns (query without its time expression, filters, boost span).
+
+        Time words relative to ``as_of`` ("this week", "yesterday", "in March 2024") filter by article
+        date, widened by ``TIME_SLACK_DAYS`` before (a quiz's "this week" reaches back to the weekend
+        stories). A bare year ("in 1924", "since 1999") usually dates the event, not the reporting, so it
+        only boosts articles from that span."""
         if isinstance(filters, MetadataFilters):
-            return question, filters
+            return question, filters, None
         merged: dict[str, Any] = {k: v for k, v in (filters or {}).items() if v not in (None, "", [])}
         merged.update({k: _iso(v) for k, v in (("since", since), ("until", until)) if v})
         if outlets:
             merged["outlet"] = [outlets] if isinstance(outlets, str) else list(outlets)
-        query = question
+        query, boost = question, None
         if as_of is not None:
             span = resolve_time(question, as_of)
             if span is not None:
                 query = strip_time(question, span) or question
-                merged["since"] = max(filter(None, [_iso(merged.get("since")), span.since.isoformat()]))
-                merged["until"] = min(filter(None, [_iso(merged.get("until")), span.until.isoformat()]))
+                if _YEAR_ONLY.search(span.text):
+                    boost = (span.since.isoformat(), span.until.isoformat())
+                else:
+                    since_day = (span.since - timedelta(days=TIME_SLACK_DAYS)).isoformat()
+                    merged["since"] = max(filter(None, [_iso(merged.get("since")), since_day]))
+                    merged["until"] = min(filter(None, [_iso(merged.get("until")), span.until.isoformat()]))
             merged["until"] = min(filter(None, [_iso(merged.get("until")), as_of.isoformat()]))
-        return query, merged
+        return query, merged, boost
 
     def stream(
         self,
@@ -103,21 +117,25 @@ class Engine:
         outlets: list[str] | str | None = None,
         style: Style = "normal",
         mode: Mode = "hybrid",
+        choices: list[str] | None = None,
     ) -> Iterator[str | Answer]:
         """Yield answer text pieces as the model writes them, then the finished ``Answer``.
 
         ``as_of`` (default today) anchors "this week", "yesterday", "in December" and excludes later
         articles; ``since`` / ``until`` / ``outlets`` narrow the search; ``style="short"`` asks for the
         answer in as few words as possible (still cited); ``history`` holds earlier (question, answer)
-        pairs, and a follow-up is first rewritten into a standalone question.
+        pairs, and a follow-up is first rewritten into a standalone question. ``choices`` (a quiz's
+        options) are shown to the model with the question but play no part in the search.
         """
         start = time.perf_counter()
         elapsed = lambda: (time.perf_counter() - start) * 1000  # noqa: E731
         as_of = as_of or date.today()
         rewritten = self.rewrite(question, history) if history else None
         asked = rewritten or question
-        query, applied = self.search_filters(asked, filters, as_of, since, until, outlets)
-        passages = self.retriever.retrieve(query, top_k or self.settings.top_k, applied, mode=mode)
+        query, applied, boost = self.search_filters(asked, filters, as_of, since, until, outlets)
+        passages = self.retriever.retrieve(
+            query, top_k or self.settings.top_k, applied, mode=mode, boost=boost
+        )
         timings = Timings(retrieve_ms=elapsed())
         base = Answer(question, NOT_COVERED, [], passages, timings, "", rewritten_question=rewritten,
                       filters=applied if isinstance(applied, dict) else {}, style=style, retrieved=passages)  # fmt: skip
@@ -127,7 +145,7 @@ class Engine:
             timings.first_token_ms = timings.total_ms = elapsed()
             yield replace(base, abstained=True, abstain_reason=reason)
             return
-        yield from self._generate(asked, base, as_of, start)
+        yield from self._generate(with_choices(asked, choices) if choices else asked, base, as_of, start)
 
     def answer_from(self, question: str, passages: list[Passage], *, style: Style = "normal") -> Answer:
         """Answer from given passages (no retrieval, no abstention threshold): for evaluations."""

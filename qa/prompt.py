@@ -67,6 +67,12 @@ def format_passages(passages: list[Passage]) -> str:
     return "\n\n".join(blocks)
 
 
+def with_choices(question: str, choices: list[str]) -> str:
+    """The question with its answer choices listed, as a quiz shows them."""
+    listed = " ".join(f"({'ABCDEFGHIJ'[i]}) {choice}" for i, choice in enumerate(choices[:10]))
+    return f"{question} Choices: {listed}. Answer with the right choice."
+
+
 STYLES = {
     "normal": "Answer style: two to four short sentences, each with its citation.",
     "short": "Answer style: as few words as possible (a name, number, place or short phrase), then the "

@@ -73,8 +73,12 @@ class Retriever:
         *,
         mode: Mode = "hybrid",
         candidates: int = 20,
+        boost: tuple[str, str] | None = None,
     ) -> list[Passage]:
-        """The ``top_k`` best passages for ``question``, best first, numbered from 1."""
+        """The ``top_k`` best passages for ``question``, best first, numbered from 1.
+
+        ``boost`` = (since, until) ISO dates: articles published in that span get one extra top-rank vote
+        in the fusion (a preference, not a filter)."""
         query_vector = self.embedder.embed_query(question)
         pool = max(candidates, top_k)
         fused: dict[str, _Candidate] = {}
@@ -97,18 +101,22 @@ class Retriever:
             )
             for rank, hit in enumerate(hits):
                 fused.setdefault(hit.id, _Candidate(hit.id)).fused += 1 / (RRF_K + rank + 1)
-        best = sorted(fused.values(), key=lambda c: (-c.fused, c.id))[:top_k]
-        if not best:
+        if not fused:
             return []
-        got = self.store.collection.get(
-            ids=[c.id for c in best], include=["documents", "metadatas", "embeddings"]
-        )
+        got = self.store.collection.get(ids=list(fused), include=["documents", "metadatas", "embeddings"])
         by_id = {
             i: (doc, meta, emb)
             for i, doc, meta, emb in zip(
                 got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True
             )
         }
+        if boost:
+            low, high = _day(boost[0]), _day(boost[1])
+            for candidate in fused.values():
+                day = int(by_id.get(candidate.id, ("", {}, None))[1].get("published_day") or 0)
+                if low <= day <= high:
+                    candidate.fused += 1 / (RRF_K + 1)
+        best = sorted(fused.values(), key=lambda c: (-c.fused, c.id))[:top_k]
         query = np.asarray(query_vector, dtype=np.float32)
         passages = []
         for candidate in best:

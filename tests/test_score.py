@@ -279,3 +279,11 @@ def test_write_report_without_matplotlib(tmp_path: Path, monkeypatch: pytest.Mon
     assert paths["chart"] is None
     assert not (tmp_path / "chart.png").exists()
     assert (tmp_path / "summary.md").exists()
+
+
+def test_a_bare_letter_answer_picks_that_choice() -> None:
+    from qa.evaluate.score import choice_from_answer
+
+    assert choice_from_answer("A [1]", ["Meta", "Microsoft", "OpenAI", "Palantir"]) == 0
+    assert choice_from_answer("(d) [4]", ["w", "x", "y", "z"]) == 3
+    assert choice_from_answer("E [2]", ["w", "x", "y", "z"]) is None

@@ -52,13 +52,6 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def mc_question(query: str, choices: list[str]) -> str:
-    """The question with its choices listed, as a quiz shows it."""
-    letters = "ABCDEFGH"
-    listed = " ".join(f"({letters[i]}) {c}" for i, c in enumerate(choices))
-    return f"{query} Choices: {listed}. Answer with the right choice."
-
-
 def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
@@ -100,8 +93,9 @@ def run_realtimeqa(
     report_dir: Path | None = None,
     echo: Echo = print,
     seed: int | None = None,
+    top_k: int = 5,
 ) -> dict[str, Any]:
-    """Evaluate on RealTime QA; returns the summary (and writes the report when ``report_dir`` is set)."""
+    """Evaluate on RealTime QA (passages per question: ``top_k``, recall@top_k); returns the summary (and writes the report when ``report_dir`` is set)."""
     from qa.answer import Engine
 
     questions = _jsonl(eval_dir / "realtimeqa" / f"queries_{split}.jsonl")
@@ -119,11 +113,9 @@ def run_realtimeqa(
     for i, q in enumerate(questions, start=1):
         as_of = date.fromisoformat(normalize_date(q["question_date"]) or date.today().isoformat())
         gold = gold_answer(q)
-        normal = engine.ask(q["query"], as_of=as_of, top_k=settings.top_k)
-        short = engine.ask(q["query"], as_of=as_of, top_k=settings.top_k, style="short")
-        mc = engine.ask(
-            mc_question(q["query"], q["choices"]), as_of=as_of, top_k=settings.top_k, style="short"
-        )
+        normal = engine.ask(q["query"], as_of=as_of, top_k=top_k)
+        short = engine.ask(q["query"], as_of=as_of, top_k=top_k, style="short")
+        mc = engine.ask(q["query"], as_of=as_of, top_k=top_k, style="short", choices=q["choices"])
         retrieved = [p.text for p in normal.retrieved]
         cited = [c.passage.text for c in normal.citations]
         picked = choice_from_answer(mc.text, q["choices"]) if not mc.abstained else None
@@ -160,9 +152,15 @@ def run_realtimeqa(
             f"[{i}/{len(questions)}] F1 {row['f1']:.2f} MC {'✓' if row['mc_correct'] else '✗'} "
             f"R@k {'✓' if row['retrieved_has_gold'] else '✗'} | {q['query'][:70]} → {short.text[:40]!r} (gold {gold!r})"
         )
-    summary = summarize_realtimeqa(rows, settings.top_k)
+    summary = summarize_realtimeqa(rows, top_k)
     summary["settings"] = _settings_summary(settings, engine.llm.name, engine.embedder.name)
-    summary["settings"] |= {"split": split, "questions": len(rows), "corpus": scope, "seed": seed}
+    summary["settings"] |= {
+        "top_k": top_k,
+        "split": split,
+        "questions": len(rows),
+        "corpus": scope,
+        "seed": seed,
+    }
     summary["targets"] = REALTIMEQA_TARGETS
     if report_dir:
         paths = write_report(
@@ -258,4 +256,4 @@ def run_rgb(
     return summary
 
 
-__all__ = ["run_realtimeqa", "run_rgb", "summarize_realtimeqa", "mc_question"]
+__all__ = ["run_realtimeqa", "run_rgb", "summarize_realtimeqa"]

@@ -193,6 +193,9 @@ def choice_from_answer(answer_text: str, choices: Sequence[str]) -> int | None:
     if not answer_text.strip() or not choices:
         return None
     n = len(choices)
+    bare = re.fullmatch(r"\s*\(?([A-Ja-j])\)?[.:]?\s*", answer_text)  # the whole answer is one letter: "A"
+    if bare and ord(bare.group(1).upper()) - ord("A") < n:
+        return ord(bare.group(1).upper()) - ord("A")
     picked = _explicit_choice(answer_text, n, _KEYWORD_LETTER, _MARKED_LETTER)
     if picked is not None:
         return picked
