@@ -110,6 +110,10 @@ def run_realtimeqa(
     report = engine.ingestor().ingest([corpus], progress=True)
     echo(f"index: {report.summary().splitlines()[0]} ({time.perf_counter() - started:.0f} s)")
     rows = []
+    partial = (report_dir / "results.partial.jsonl") if report_dir else None
+    if partial:
+        report_dir.mkdir(parents=True, exist_ok=True)
+        partial.write_text("")
     for i, q in enumerate(questions, start=1):
         as_of = date.fromisoformat(normalize_date(q["question_date"]) or date.today().isoformat())
         gold = gold_answer(q)
@@ -148,6 +152,9 @@ def run_realtimeqa(
             "total_ms": normal.timings.total_ms,
         }
         rows.append(row)
+        if partial:  # an interrupted run keeps what it measured
+            with partial.open("a") as handle:
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
         echo(
             f"[{i}/{len(questions)}] F1 {row['f1']:.2f} MC {'✓' if row['mc_correct'] else '✗'} "
             f"R@k {'✓' if row['retrieved_has_gold'] else '✗'} | {q['query'][:70]} → {short.text[:40]!r} (gold {gold!r})"
