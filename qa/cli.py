@@ -114,6 +114,9 @@ def ask(
     click.echo()
     if answer.text != "".join(streamed).strip():  # citations were checked, or the answer abstained
         click.echo(f"\nChecked answer: {answer.text}")
+    searched = {k: v for k, v in answer.filters.items() if v}
+    if searched:
+        click.echo(f"(searched articles with {', '.join(f'{k} {v}' for k, v in searched.items())})", err=True)
     if answer.citations:
         click.echo("\nSources:\n" + answer.sources_text())
     elif answer.abstain_reason:
