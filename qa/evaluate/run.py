@@ -169,11 +169,15 @@ def run_realtimeqa(
         "seed": seed,
     }
     summary["targets"] = REALTIMEQA_TARGETS
+    return _finish(summary, rows, report_dir, f"newsqa on RealTime QA ({split}, {len(rows)} questions)", echo)
+
+
+def _finish(
+    summary: dict[str, Any], rows: list[dict[str, Any]], report_dir: Path | None, title: str, echo: Echo
+) -> dict[str, Any]:
+    """Write the report (when asked) and print the metrics."""
     if report_dir:
-        paths = write_report(
-            report_dir, rows, summary, f"newsqa on RealTime QA ({split}, {len(rows)} questions)"
-        )
-        echo(f"report: {paths['summary']}")
+        echo(f"report: {write_report(report_dir, rows, summary, title)['summary']}")
     for name, value in summary["metrics"].items():
         echo(f"{name:>28}: {value if value is None else round(value, 3)}")
     return summary
@@ -253,14 +257,7 @@ def run_rgb(
         "settings": _settings_summary(settings, engine.llm.name, engine.embedder.name)
         | {"passages_per_side": passages_per_side},
     }
-    if report_dir:
-        paths = write_report(
-            report_dir, rows, summary, f"newsqa on RGB counterfactual ({len(rows)} questions)"
-        )
-        echo(f"report: {paths['summary']}")
-    for name, value in summary["metrics"].items():
-        echo(f"{name:>28}: {value if value is None else round(value, 3)}")
-    return summary
+    return _finish(summary, rows, report_dir, f"newsqa on RGB counterfactual ({len(rows)} questions)", echo)
 
 
 __all__ = ["run_realtimeqa", "run_rgb", "summarize_realtimeqa"]
