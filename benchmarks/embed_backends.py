@@ -36,7 +36,7 @@ import numpy as np
 
 import index.settings  # noqa: F401  (offline environment first)
 from index.chunk import Chunker
-from index.embed import Embedder, make_embedder
+from index.embed import Embedder, cpu_has_native_bf16, make_embedder
 from index.embed_onnx import INT8_MODEL_FILE, OnnxEmbedder, cpu_has_vnni, export_int8
 from index.models import Article
 from index.parse import normalize_date
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     if "fp32" not in backends:
         backends.insert(0, "fp32")
     print(
-        f"cpu: {os.cpu_count()} logical cores, vnni={cpu_has_vnni()}, "
+        f"cpu: {os.cpu_count()} logical cores, vnni={cpu_has_vnni()}, native bf16={cpu_has_native_bf16()}, "
         f"load {os.getloadavg()[0]:.2f}; batch {args.batch_size}"
     )
 
