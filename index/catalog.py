@@ -119,6 +119,11 @@ class Catalog:
         row = self.db.execute("SELECT id FROM articles WHERE source_key = ?", (source_key,)).fetchone()
         return row[0] if row else None
 
+    def source_key_of(self, article_id: str) -> str | None:
+        """The url or path a stored article was recorded from."""
+        row = self.db.execute("SELECT source_key FROM articles WHERE id = ?", (article_id,)).fetchone()
+        return row[0] if row else None
+
     def has_copy(self, source_key: str) -> bool:
         """Whether this url or path is already recorded as a copy."""
         return (

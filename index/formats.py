@@ -26,7 +26,7 @@ from typing import IO, Any
 from urllib.parse import urlparse
 
 from index.models import Article
-from index.parse import ParseError, normalize_date, parse_text
+from index.parse import ParseError, first_sentence_title, normalize_date, parse_text
 
 TEXT_SUFFIXES = {".txt", ".md"}
 HTML_SUFFIXES = {".html", ".htm"}
@@ -173,8 +173,6 @@ def article_from_record(
         wanted = (field_map or {}).get("body") or "/".join(FIELD_ALIASES["body"][:4])
         raise ParseError(f"no article text (field {wanted}) in record with keys {sorted(record)[:8]}")
     if not fields["title"]:
-        from index.parse import first_sentence_title
-
         fields["title"] = first_sentence_title(body)
     url = fields["url"]
     return Article(

@@ -253,7 +253,7 @@ class Ingestor:
         if article.id in batch_ids or self.catalog.is_done(article.id):
             report.unchanged.append(article)
             stored_key = next((p.article.source_key for p in batch if p.article.id == article.id), None)
-            stored_key = stored_key or self._source_key_of(article.id)
+            stored_key = stored_key or self.catalog.source_key_of(article.id)
             if article.source_key != stored_key and not self.catalog.has_copy(article.source_key):
                 copy = Copy(article.id, "exact", article)
                 copies.append(copy)
@@ -276,12 +276,6 @@ class Ingestor:
             item.chunks = self.chunker.chunks(article)
         batch.append(item)
         batch_ids.add(article.id)
-
-    def _source_key_of(self, article_id: str) -> str | None:
-        row = self.catalog.db.execute(
-            "SELECT source_key FROM articles WHERE id = ?", (article_id,)
-        ).fetchone()
-        return row[0] if row else None
 
     def _write_batch(self, batch: list[_Parsed], copies: list[Copy], report: IngestReport, bar: tqdm) -> None:
         """Embed and store a batch of whole articles, then commit them (with their copies) at once."""
