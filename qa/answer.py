@@ -14,7 +14,7 @@ from llama_index.core.vector_stores.types import MetadataFilters
 
 from index.catalog import Catalog
 from index.embed import make_embedder
-from index.ingest import Ingestor
+from index.ingest import EMBED_BACKEND_KEY, Ingestor
 from index.lexical import LexicalIndex
 from index.settings import Settings
 from index.store import ChunkStore
@@ -45,9 +45,9 @@ class Engine:
 
     def __init__(self, settings: Settings | None = None, llm: LLM | None = None) -> None:
         self.settings = settings or Settings()
-        self.embedder = make_embedder(self.settings)
-        self.store = ChunkStore(self.settings)
         self.catalog = Catalog(self.settings.catalog_path)
+        self.embedder = make_embedder(self.settings, self.catalog.get_meta(EMBED_BACKEND_KEY))
+        self.store = ChunkStore(self.settings)
         self.lexical = LexicalIndex(self.settings.data_dir, self.store, self.catalog)
         self.retriever = Retriever(self.embedder, self.store, self.lexical)
         self._llm = llm
@@ -125,7 +125,8 @@ class Engine:
         articles; ``since`` / ``until`` / ``outlets`` narrow the search; ``style="short"`` asks for the
         answer in as few words as possible (still cited); ``history`` holds earlier (question, answer)
         pairs, and a follow-up is first rewritten into a standalone question. ``choices`` (a quiz's
-        options) are shown to the model with the question but play no part in the search.
+        options) are shown to the model with the question but play no part in the search; with choices the
+        weak-evidence check does not stop the answer (the model still may say the articles do not cover it).
         """
         start = time.perf_counter()
         elapsed = lambda: (time.perf_counter() - start) * 1000  # noqa: E731
@@ -140,7 +141,7 @@ class Engine:
         base = Answer(question, NOT_COVERED, [], passages, timings, "", rewritten_question=rewritten,
                       filters=applied if isinstance(applied, dict) else {}, style=style, retrieved=passages)  # fmt: skip
         reason = weak_evidence(asked, passages, self.settings.min_relevance)
-        if reason:
+        if reason and not (choices and passages):  # a quiz wants a pick: the model weighs the choices
             yield NOT_COVERED
             timings.first_token_ms = timings.total_ms = elapsed()
             yield replace(base, abstained=True, abstain_reason=reason)
@@ -168,7 +169,7 @@ class Engine:
             pieces.append(piece)
             yield piece
         timings.total_ms = (time.perf_counter() - start) * 1000
-        text, citations = check_citations("".join(pieces).strip(), shown)
+        text, citations = check_citations("".join(pieces).strip(), shown, asked)
         originals = {p.chunk_id: p for p in passages}
         for citation in citations:  # the reader checks the quote against the whole retrieved chunk
             citation.passage = replace(originals[citation.passage.chunk_id], n=citation.n)

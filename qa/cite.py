@@ -58,8 +58,44 @@ def is_abstention(text: str) -> bool:
     return "do not cover" in text.lower() or "does not cover" in text.lower()
 
 
-def check_citations(text: str, passages: list[Passage]) -> tuple[str, list[Citation]]:
-    """Remove out-of-range ``[n]``; return the cleaned text and one citation per cited passage."""
+def _support(words: set[str], passage: Passage) -> float:
+    """Share of the claim's words that the passage contains."""
+    return len(words & content_words(passage.text)) / len(words) if words else 0.0
+
+
+def _repair(sentence: str, by_n: dict[int, Passage], question: str) -> str:
+    """Point a sentence's citations at the passages that support it.
+
+    Only for a sentence whose markers sit together in one place (a claim, then its ``[n]``): the claim's
+    words beyond the question's own are looked up in each passage; cited passages that share none of them
+    are dropped (when another cited one does), and when no cited passage holds even half of what the best
+    passage holds (and that one holds at least half of the words), the citation moves to the best one.
+    """
+    markers = list(_MARKER_RE.finditer(sentence))
+    if not markers or sentence[markers[0].start() : markers[-1].end()].replace(" ", "") != "".join(
+        m.group(0).replace(" ", "") for m in markers
+    ):
+        return sentence
+    claim = _MARKER_RE.sub("", sentence)
+    words = content_words(claim) - content_words(question) or content_words(claim)
+    if not words:
+        return sentence
+    cited = list(dict.fromkeys(int(n) for m in markers for n in re.split(r"\s*[,;]\s*", m.group(1))))
+    support = {n: _support(words, p) for n, p in by_n.items()}
+    keep = [n for n in cited if support[n] > 0] or cited
+    best = max(by_n, key=lambda n: (support[n], -n))
+    if support[best] >= 0.5 and max(support[n] for n in keep) < 0.5 * support[best]:
+        keep = [best]
+    if keep == cited:
+        return sentence
+    joined = "".join(f"[{n}]" for n in keep)
+    return sentence[: markers[0].start()] + joined + sentence[markers[-1].end() :]
+
+
+def check_citations(text: str, passages: list[Passage], question: str = "") -> tuple[str, list[Citation]]:
+    """Remove out-of-range ``[n]``, re-point citations to the passages that support their claims (see
+    :func:`_repair`; ``question`` words do not count as support), and return the cleaned text and one
+    citation per cited passage."""
     by_n = {p.n: p for p in passages}
 
     def keep_valid(match: re.Match[str]) -> str:
@@ -68,6 +104,15 @@ def check_citations(text: str, passages: list[Passage]) -> tuple[str, list[Citat
 
     cleaned = _MARKER_RE.sub(keep_valid, text)
     cleaned = re.sub(r"[ \t]+([.,;:])", r"\1", re.sub(r"[ \t]{2,}", " ", cleaned)).strip()
+    if by_n:
+        pieces, cursor = [], 0
+        for sentence in split_sentences(cleaned):
+            start = cleaned.find(sentence, cursor)
+            if start < 0:
+                continue
+            pieces += [cleaned[cursor:start], _repair(sentence, by_n, question)]
+            cursor = start + len(sentence)
+        cleaned = "".join(pieces) + cleaned[cursor:]
 
     citations: dict[int, Citation] = {}
     for sentence in split_sentences(cleaned):

@@ -15,7 +15,20 @@ def _settings(ctx: click.Context) -> Settings:
     return ctx.obj["settings"]
 
 
-@click.group()
+class _Cli(click.Group):
+    """The command group; a chunk store that cannot be used is reported in one line, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            store = sys.modules.get("index.store")  # imported by any command that touches the store
+            if store is not None and isinstance(exc, store.StoreError):
+                raise click.ClickException(str(exc)) from exc
+            raise
+
+
+@click.group(cls=_Cli)
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Index folder (default: NEWSQA_DATA_DIR).")
 @click.pass_context
 def cli(ctx: click.Context, data_dir: Path | None) -> None:
@@ -149,8 +162,10 @@ def stats(ctx: click.Context) -> None:
 
     settings = _settings(ctx)
     figures = Catalog(settings.catalog_path).stats()
-    chunks = ChunkStore(settings).count()
+    store = ChunkStore(settings)
+    chunks = store.count()
     click.echo(f"data folder: {settings.data_dir}")
+    click.echo(f"chunk store: {store.location}")
     click.echo(f"articles:    {figures.articles}")
     click.echo(f"chunks:      {chunks}")
     click.echo(
@@ -162,6 +177,36 @@ def stats(ctx: click.Context) -> None:
         f"folded:      {figures.exact_copies + figures.near_copies} duplicate(s) stored once "
         f"({figures.exact_copies} exact, {figures.near_copies} near)"
     )
+
+
+@cli.command()
+@click.option("--to", "target", required=True, metavar="http://HOST:PORT", help="The Chroma server.")
+@click.option("--collection", default=None, help="Target collection (default: NEWSQA_CHROMA_COLLECTION).")
+@click.option("--page", type=int, default=1000, show_default=True, help="Chunks copied per request.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_context
+def migrate(ctx: click.Context, target: str, collection: str | None, page: int, quiet: bool) -> None:
+    """Copy this index's chunks into a Chroma server (idempotent), check them, say how to switch."""
+    from index.migrate import migrate as run_migration
+
+    settings = _settings(ctx)
+    try:
+        report = run_migration(settings, target, collection=collection, page=page, progress=not quiet)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--to") from exc
+    click.echo(report.summary())
+    if not report.ok:
+        sys.exit(1)
+    names = f"NEWSQA_CHROMA_HOST={report.host} NEWSQA_CHROMA_PORT={report.port}"
+    if report.collection != "newsqa":
+        names += f" NEWSQA_CHROMA_COLLECTION={report.collection}"
+    click.echo(
+        f"\nTo use the server, keep this data folder ({settings.data_dir}: the catalog and the BM25 index stay "
+        f"in it) and set:\n  export {names}\nor per command: {names} newsqa --data-dir {settings.data_dir} "
+        'ask "..."'
+    )
+    if not settings.chroma_host:
+        click.echo(f"The embedded copy ({settings.chroma_dir}) is then no longer read and can be removed.")
 
 
 @cli.command("model-server")
@@ -211,17 +256,59 @@ def bench() -> None:
     help="RealTime QA corpus.jsonl (default: ../shared/eval/realtimeqa/corpus.jsonl).",
 )
 @click.option("--no-llama-index", is_flag=True, help="Skip the llama-index comparison runs (c) and (d).")
+@click.option(
+    "--backends", default="fp32,onnx,int8", show_default=True, help="Embedding backends timed in run (a)."
+)
 @click.pass_context
 def bench_ingest_command(
-    ctx: click.Context, articles: int, corpus: Path | None, no_llama_index: bool
+    ctx: click.Context, articles: int, corpus: Path | None, no_llama_index: bool, backends: str
 ) -> None:
     """Ingest speed: newsqa vs the bare model vs llama-index, on the same articles."""
     from index.bench import DEFAULT_CORPUS, bench_ingest
 
+    chosen = tuple(b.strip() for b in backends.split(",") if b.strip())
     try:
-        bench_ingest(articles, corpus or DEFAULT_CORPUS, _settings(ctx), click.echo, not no_llama_index)
+        bench_ingest(
+            articles, corpus or DEFAULT_CORPUS, _settings(ctx), click.echo, not no_llama_index, chosen
+        )
     except FileNotFoundError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@bench.command("load")
+@click.option(
+    "--users", type=click.IntRange(1, 200), default=4, show_default=True, help="Concurrent sessions."
+)
+@click.option("--questions", type=click.IntRange(1, 100), default=3, show_default=True, help="Per session.")
+@click.option("--llm-url", help="Use this OpenAI-compatible server (e.g. http://127.0.0.1:8081/v1).")
+@click.option("--llm-model", help="Model name to request from --llm-url (default: NEWSQA_OPENAI_MODEL).")
+@click.option(
+    "--corpus",
+    "corpus",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Ingest these first (default: the sample corpus, if the index is empty).",
+)
+@click.option("--request-timeout", type=float, default=600, show_default=True, help="Seconds per request.")
+@click.option("--time-limit", type=float, default=1800, show_default=True, help="Seconds for the whole run.")
+@click.option("--short", is_flag=True, help="Ask for short answers.")
+@click.pass_context
+def bench_load_command(ctx: click.Context, users: int, questions: int, llm_url: str | None,
+                       llm_model: str | None, corpus: tuple[Path, ...], request_timeout: float,
+                       time_limit: float, short: bool) -> None:  # fmt: skip
+    """N concurrent chat sessions × M questions: throughput, latency, errors, history leaks."""
+    from qa.bench_load import LoadError, run_load
+
+    try:
+        report = run_load(_settings(ctx), users, questions, request_timeout=request_timeout,
+                          time_limit=time_limit, llm_url=llm_url, llm_model=llm_model,
+                          corpus=list(corpus) or None, style="short" if short else "normal",
+                          echo=lambda line: click.echo(line, err=True))  # fmt: skip
+    except LoadError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for line in report.lines():
+        click.echo(line)
+    sys.exit(0 if report.ok else 1)
 
 
 @cli.group("eval")

@@ -18,7 +18,14 @@ from index.store import ChunkStore
 from qa.models import Passage
 
 Mode = Literal["hybrid", "dense", "lexical"]
-RRF_K = 60  # the usual reciprocal-rank-fusion constant
+# Fusion: reciprocal rank with k = 30 over the best 50 of each retriever, a BM25 vote worth half a dense one.
+# Tuned on the RealTime QA dev questions (benchmarks/fusion_sweep.py; the 79 questions whose search documents
+# hold the answer), recall@5 dense / BM25 / equal-weight k=60 top-20 RRF / this:
+#   whole 2,960-article corpus      0.696 / 0.696 / 0.709 / 0.734
+#   the 907 dev search documents    0.734 / 0.684 / 0.709 / 0.759
+RRF_K = 30
+LEXICAL_WEIGHT = 0.5
+CANDIDATES = 50
 
 
 def _day(value: Any) -> int:
@@ -72,7 +79,7 @@ class Retriever:
         filters: dict[str, Any] | MetadataFilters | None = None,
         *,
         mode: Mode = "hybrid",
-        candidates: int = 20,
+        candidates: int = CANDIDATES,
         boost: tuple[str, str] | None = None,
     ) -> list[Passage]:
         """The ``top_k`` best passages for ``question``, best first, numbered from 1.
@@ -100,7 +107,7 @@ class Retriever:
                 outlets=[outlets] if isinstance(outlets, str) else outlets,
             )
             for rank, hit in enumerate(hits):
-                fused.setdefault(hit.id, _Candidate(hit.id)).fused += 1 / (RRF_K + rank + 1)
+                fused.setdefault(hit.id, _Candidate(hit.id)).fused += LEXICAL_WEIGHT / (RRF_K + rank + 1)
         if not fused:
             return []
         got = self.store.collection.get(ids=list(fused), include=["documents", "metadatas", "embeddings"])

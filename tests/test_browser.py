@@ -1,12 +1,18 @@
-"""The chat page end to end: start ``app.main()`` on an empty data folder, ask in headless Chromium, read the
-streamed answer and its Sources panel. Uses the real local 1.5B model (a minute or two on 2 cores).
+"""The chat page end to end in headless Chromium: ``app.main()`` on a fresh data folder (the sample corpus
+is ingested on start), the real local 1.5B model, one server for the whole module.
 
-``NEWSQA_SCREENSHOT=1`` also saves the page to ``docs/screenshot.png``.
+Asks as few questions of the model as possible (three; the others abstain before it is called):
+a streamed answer with source cards and ``[n]`` links; an uploaded article asked about and cited (its
+title is an HTML injection attempt, which must show as text and run nothing); a date filter that excludes
+the corpus; two browser sessions at once, each seeing only its own conversation.
+
+``NEWSQA_SCREENSHOT=1`` also saves the chat with its sources to ``docs/screenshot.png``.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -31,8 +37,21 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 START_TIMEOUT_S = 300  # embedding model load + ingesting the sample corpus
-ANSWER_TIMEOUT_S = 240  # LLM load on the first question + ~10-30 s of generation
+ANSWER_TIMEOUT_S = 240  # LLM load on the first question + ~10-30 s of generation (more on a busy machine)
 QUESTION = "Where will the US-Russia talks be held?"
+EVIL = "<img src=x onerror=alert(1)>"
+UPLOADED = f"""Title: {EVIL}
+Date: 2022-03-03
+Source: Vantor Post
+URL: javascript:alert(2)
+
+The Zorblatt city council approved a new suspension bridge over the Vantor river on Thursday, after a
+vote of nine to two. The bridge will cost 40 million euros and open in 2025, the mayor said.
+"""
+FINISHED_JS = """() => {
+    const panel = document.querySelector('#sources')?.innerText ?? '';
+    return document.querySelector('#sources .nq-card') !== null || /do not cover|No sources/.test(panel);
+}"""
 
 if not CHROMIUM.is_file():
     pytest.skip(
@@ -42,6 +61,7 @@ if not CHROMIUM.is_file():
 playwright_sync = pytest.importorskip(
     "playwright.sync_api", reason="needs playwright (pip install playwright)"
 )
+expect = playwright_sync.expect
 
 
 def _tail(log: Path, lines: int = 60) -> str:
@@ -59,20 +79,23 @@ def _answers(url: str) -> bool:
         return False
 
 
-@pytest.fixture
-def chat_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+@pytest.fixture(scope="module")
+def chat_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """``app.main()`` in a subprocess on a fresh data folder and a free port; yields (url, log file)."""
+    tmp = tmp_path_factory.mktemp("chat")
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     env = {
         **os.environ,  # NEWSQA_MODEL_DIR etc. come from the caller
         "PYTHONPATH": str(REPO),
-        "NEWSQA_DATA_DIR": str(tmp_path / "data"),
+        "NEWSQA_DATA_DIR": str(tmp / "data"),
         "NEWSQA_HOST": "127.0.0.1",
         "NEWSQA_PORT": str(port),
         "PYTHONUNBUFFERED": "1",
     }
-    log = tmp_path / "server.log"
+    for key in ("NEWSQA_AUTH", "NEWSQA_AUTH_FILE"):
+        env.pop(key, None)
+    log = tmp / "server.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-c", "import app; app.main()"],
@@ -102,48 +125,209 @@ def chat_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
             proc.wait(timeout=30)
 
 
-def test_chat_answers_with_cited_sources(chat_server: tuple[str, Path]) -> None:
-    url, log = chat_server
+@pytest.fixture(scope="module")
+def browser(chat_server: tuple[str, Path]) -> Iterator:
     with playwright_sync.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1100, "height": 1000})
-            page.goto(url, wait_until="load")
-            box = page.get_by_placeholder("Ask about the articles…")
-            box.fill(QUESTION)
-            box.press("Enter")
-
-            sources = page.locator("#sources")
-            started = time.monotonic()
-            try:
-                # finished: the panel lists cited sources ([n]), or says why there are none
-                page.wait_for_function(
-                    """() => {
-                        const text = document.querySelector('#sources')?.innerText ?? '';
-                        return /\\[\\d+\\]/.test(text) || /do not cover|did not finish/.test(text);
-                    }""",
-                    timeout=ANSWER_TIMEOUT_S * 1000,
-                )
-            except playwright_sync.TimeoutError:
-                pytest.fail(
-                    f"no finished answer within {ANSWER_TIMEOUT_S} s; chat:\n"
-                    f"{page.locator('#chat').inner_text()}\nserver log:\n{_tail(log)}"
-                )
-            elapsed = time.monotonic() - started
-            page.wait_for_timeout(300)  # let the last chat update render
-            panel = sources.inner_text()
-            chat = page.locator("#chat").inner_text()
-            print(f"\nanswered in {elapsed:.1f} s\n--- chat ---\n{chat}\n--- sources ---\n{panel}")
-
-            if os.environ.get("NEWSQA_SCREENSHOT") == "1":
-                shot = REPO / "docs" / "screenshot.png"
-                shot.parent.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(shot), full_page=True)
-
-            assert QUESTION in chat
-            assert "geneva" in chat.lower(), chat
-            assert "[1]" in panel or any(f"[{n}]" in panel for n in range(2, 21)), panel
-            assert "2021-12-31" in panel, panel
-            assert "do not cover" not in panel, panel
+            yield chromium
         finally:
-            browser.close()
+            chromium.close()
+
+
+class Session:
+    """One browser context (its own cookies and session) on the chat page; records every dialog."""
+
+    def __init__(self, browser, url: str, log: Path) -> None:  # noqa: ANN001 - playwright Browser
+        self.context = browser.new_context(viewport={"width": 1280, "height": 1000})
+        self.page = self.context.new_page()
+        self.log = log
+        self.dialogs: list[tuple[str, str]] = []
+        self.page.on("dialog", self._dialog)
+        self.page.goto(url, wait_until="load")
+        expect(self.page.locator("#question textarea")).to_be_visible(timeout=60_000)
+
+    def _dialog(self, dialog) -> None:  # noqa: ANN001 - playwright Dialog
+        self.dialogs.append((dialog.type, dialog.message))
+        if dialog.type == "confirm":
+            dialog.accept()
+        else:
+            dialog.dismiss()
+
+    def ask(self, question: str) -> None:
+        box = self.page.locator("#question textarea")
+        box.fill(question)
+        box.press("Enter")
+
+    def wait_finished(self) -> float:
+        """Wait until the Sources panel shows cards or says why there are none; returns the seconds."""
+        started = time.monotonic()
+        try:
+            self.page.wait_for_function(FINISHED_JS, timeout=ANSWER_TIMEOUT_S * 1000)
+        except playwright_sync.TimeoutError:
+            pytest.fail(
+                f"no finished answer within {ANSWER_TIMEOUT_S} s; chat:\n{self.chat()}\n"
+                f"sources:\n{self.sources()}\nserver log:\n{_tail(self.log)}"
+            )
+        self.page.wait_for_timeout(300)  # let the last chat update render
+        return time.monotonic() - started
+
+    def chat(self) -> str:
+        return self.page.locator("#chat").inner_text()
+
+    def sources(self) -> str:
+        return self.page.locator("#sources").inner_text()
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def session(browser, chat_server: tuple[str, Path]) -> Iterator[Session]:  # noqa: ANN001
+    s = Session(browser, *chat_server)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def test_streamed_answer_with_source_cards_and_citation_links(session: Session) -> None:
+    page = session.page
+    session.ask(QUESTION)
+    # streaming: answer text is in the chat while the panel still waits for the finished answer
+    page.wait_for_function(
+        """() => {
+            const bots = document.querySelectorAll('#chat .message.bot, #chat [data-testid="bot"]');
+            const last = bots[bots.length - 1];
+            const text = last ? last.innerText.replace(/\\s+/g, ' ').trim() : '';
+            return text.length > 3 && (document.querySelector('#sources')?.innerText ?? '').includes('Writing');
+        }""",
+        timeout=ANSWER_TIMEOUT_S * 1000,
+    )
+    elapsed = session.wait_finished()
+    chat, panel = session.chat(), session.sources()
+    print(f"\nanswered in {elapsed:.1f} s\n--- chat ---\n{chat}\n--- sources ---\n{panel}")
+    assert QUESTION in chat and "as of " in chat  # the question, with the filters it was searched with
+    assert "geneva" in chat.lower(), chat
+
+    cards = page.locator("#sources .nq-card")
+    assert cards.count() >= 1, panel
+    first = cards.first
+    assert (
+        first.locator(".nq-outlet").inner_text().strip()
+    )  # the sample files name no outlet: "unknown outlet"
+    assert first.locator(".nq-date").inner_text().strip() == "2021-12-31"
+    assert first.locator("mark").inner_text().strip(), "the supporting quote is highlighted"
+
+    link = page.locator('#chat a[href^="#src-"]').first
+    expect(link).to_have_text(re.compile(r"\[\d+\]"))
+    n = int(link.inner_text().strip("[] "))
+    card = page.locator(f"#sources .nq-card[data-n='{n}']")
+    expect(card).not_to_have_class(re.compile("nq-active"))
+    link.click()
+    expect(card).to_have_class(re.compile("nq-active"), timeout=10_000)
+    expect(page.locator("#sources .nq-card.nq-active")).to_have_count(1)
+    expect(card).to_be_in_viewport()
+
+    if os.environ.get("NEWSQA_SCREENSHOT") == "1":
+        shot = REPO / "docs" / "screenshot.png"
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        page.wait_for_timeout(600)
+        page.screenshot(path=str(shot), full_page=False)
+    assert session.dialogs == []
+
+
+def test_uploaded_article_is_cited_and_its_hostile_title_stays_text(session: Session, tmp_path: Path) -> None:
+    page = session.page
+    article = tmp_path / "zorblatt-bridge.txt"
+    article.write_text(UPLOADED)
+
+    page.get_by_role("tab", name="Library").click()
+    page.locator("#upload input[type=file]").set_input_files([str(article)])
+    page.locator("#ingest").click()
+    expect(page.locator("#upload-status")).to_contain_text("Upload finished", timeout=ANSWER_TIMEOUT_S * 1000)
+    expect(page.locator("#upload-results")).to_contain_text("added 1 article")
+    expect(page.locator("#articles")).to_contain_text(EVIL, timeout=30_000)  # the title, as text
+    expect(page.locator("#corpus")).to_contain_text("3 articles")
+    expect(page.locator("#figures")).to_contain_text("Outlets: Vantor Post")
+
+    page.get_by_role("tab", name="Chat").click()
+    session.ask("What did the Zorblatt city council approve?")
+    session.wait_finished()
+    chat, panel = session.chat(), session.sources()
+    print(f"\n--- chat ---\n{chat}\n--- sources ---\n{panel}")
+    assert "bridge" in chat.lower(), chat
+    card = page.locator("#sources .nq-card", has_text="Vantor Post")
+    expect(card).to_have_count(1)
+    expect(card.locator(".nq-title")).to_have_text(EVIL)  # shown as text
+    assert card.locator("a").count() == 0  # its javascript: url is not a link
+    assert page.locator("#chat a[href^='#src-']").count() >= 1
+
+    # nothing from the article became markup anywhere (sources, examples, table), and nothing ran
+    assert page.locator("img[src='x']").count() == 0
+    assert page.locator("a[href^='javascript']").count() == 0
+    assert session.dialogs == []
+
+    # delete it again from the library table (the browser asks for confirmation)
+    page.get_by_role("tab", name="Library").click()
+    page.locator("#articles").get_by_text(EVIL).first.click()
+    expect(page.locator("#selected")).to_contain_text(EVIL)
+    page.locator("#delete").click()
+    expect(page.locator("#selected")).to_contain_text("Deleted", timeout=60_000)
+    expect(page.locator("#articles")).not_to_contain_text(EVIL, timeout=30_000)
+    assert [t for t, _ in session.dialogs] == ["confirm"]
+
+
+def test_date_filter_that_excludes_the_corpus_abstains(session: Session) -> None:
+    page = session.page
+    since = page.locator("#f-since input").first
+    since.fill("2023-01-01")
+    since.press("Enter")
+    session.ask(QUESTION)
+    session.wait_finished()
+    chat, panel = session.chat(), session.sources()
+    print(f"\n--- chat ---\n{chat}\n--- sources ---\n{panel}")
+    assert "do not cover" in chat and "do not cover" in panel
+    assert "since 2023-01-01" in chat  # shown with the question
+    assert "since 2023-01-01" in panel and QUESTION in panel  # what was searched
+    assert page.locator("#sources .nq-card").count() == 0
+
+    page.locator("#clear").click()  # Clear forgets the conversation and its sources
+    expect(page.locator("#chat")).not_to_contain_text(QUESTION)
+    expect(page.locator("#sources")).to_contain_text("Ask a question")
+
+
+def test_two_sessions_chatting_at_once_see_only_their_own_messages(
+    browser,
+    chat_server: tuple[str, Path],  # noqa: ANN001
+) -> None:
+    alice, bob = Session(browser, *chat_server), Session(browser, *chat_server)
+    try:
+        alice_q = "What did Putin warn Biden about?"
+        bob_q = "Who won the football match last night?"  # off-topic: abstains without the model
+        alice.ask(alice_q)
+        expect(alice.page.locator("#sources")).to_contain_text(
+            re.compile("Searching|Writing"), timeout=60_000
+        )
+        bob.ask(bob_q)  # queued behind Alice's answer (the model answers one question at a time)
+        state = bob.page.wait_for_function(  # Bob is shown his place in the queue (or it is already over)
+            f"""() => /queue: \\d+\\/\\d+/.test(document.querySelector('#sources')?.innerText ?? '')
+                ? 'queued' : (({FINISHED_JS})() ? 'finished' : false)""",
+            timeout=ANSWER_TIMEOUT_S * 1000,
+        ).json_value()
+        bob.wait_finished()
+        alice.wait_finished()
+        a_chat, b_chat = alice.chat(), bob.chat()
+        print(f"\n--- alice ---\n{a_chat}\n--- bob ---\n{b_chat}")
+        assert alice_q in a_chat and bob_q not in a_chat
+        assert bob_q in b_chat and alice_q not in b_chat
+        assert "do not cover" in b_chat
+        assert state == "queued", "Bob was not shown that his question waited for Alice's"
+        assert "football" not in alice.sources() and "Putin warn" not in bob.sources()
+        # each page reloaded starts empty: nothing of the other's conversation leaks in
+        bob.page.reload(wait_until="load")
+        expect(bob.page.locator("#question textarea")).to_be_visible(timeout=60_000)
+        assert alice_q not in bob.chat() and bob_q not in bob.chat()
+    finally:
+        alice.close()
+        bob.close()

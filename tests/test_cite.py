@@ -64,3 +64,18 @@ def test_prompt_starts_with_a_fixed_prefix_and_numbers_passages() -> None:
     short = build_messages("Where are the talks?", PASSAGES, style="short")[-1]["content"]
     shared = last[: last.index("Answer style")]
     assert short.startswith(shared) and "as few words" in short  # same passages: one cached prefix
+
+
+def test_citation_moves_to_the_passage_that_supports_the_claim() -> None:
+    text, citations = check_citations(
+        "Putin warned of a rupture of relations [1][2]. Talks are held in Geneva [2].",
+        PASSAGES,
+        "What did Putin warn about, and where are the talks?",
+    )
+    assert text == "Putin warned of a rupture of relations [2]. Talks are held in Geneva [1]."
+    assert [c.n for c in citations] == [1, 2]
+
+
+def test_citation_left_alone_when_no_passage_supports_the_claim_better() -> None:
+    text, _ = check_citations("Officials met [2].", PASSAGES[:1] + [_passage(2, "Officials met briefly.")])
+    assert text == "Officials met [2]."

@@ -1,4 +1,5 @@
-"""Embedding backends (fp32, bf16, int8): one interface, unit vectors, close to fp32, int8 exported once."""
+"""Embedding backends (fp32, onnx, bf16, int8): one interface, unit vectors, close to fp32, ONNX exported once,
+and the backend an index was built with followed by ``auto``."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ LONG = "The central bank raised interest rates again on Wednesday, citing persis
 
 # Measured with benchmarks/embed_backends.py on 12,094 RealTime QA chunks: cosine with fp32 is ≥ 0.9999 for
 # bf16 (mean 0.99998) and ≥ 0.979 for int8 (mean 0.994); the bounds leave a margin.
-MIN_COSINE = {"fp32": 0.99999, "bf16": 0.999, "int8": 0.97}
+MIN_COSINE = {"fp32": 0.99999, "onnx": 0.99999, "bf16": 0.999, "int8": 0.97}
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +40,7 @@ def fp32_vectors(data_dir: Path) -> np.ndarray:
     return make_embedder(Settings(data_dir=data_dir, embed_backend="fp32")).embed([*TEXTS, LONG])
 
 
-@pytest.mark.parametrize("backend", ["fp32", "bf16", "int8"])
+@pytest.mark.parametrize("backend", ["fp32", "onnx", "bf16", "int8"])
 def test_backend_gives_unit_vectors(backend: str, data_dir: Path) -> None:
     embedder = make_embedder(Settings(data_dir=data_dir, embed_backend=backend, embed_batch_size=2))
     assert isinstance(embedder, Embedder)
@@ -57,7 +58,7 @@ def test_backend_gives_unit_vectors(backend: str, data_dir: Path) -> None:
     assert float(np.dot(query, vectors[1])) >= MIN_COSINE[backend]
 
 
-@pytest.mark.parametrize("backend", ["bf16", "int8"])
+@pytest.mark.parametrize("backend", ["onnx", "bf16", "int8"])
 def test_backend_close_to_fp32(backend: str, data_dir: Path, fp32_vectors: np.ndarray) -> None:
     embedder = make_embedder(Settings(data_dir=data_dir, embed_backend=backend, embed_batch_size=4))
     vectors = embedder.embed([*TEXTS, LONG])
@@ -67,7 +68,7 @@ def test_backend_close_to_fp32(backend: str, data_dir: Path, fp32_vectors: np.nd
     assert ((vectors @ fp32_vectors.T).argmax(axis=1) == np.arange(len(vectors))).all()
 
 
-@pytest.mark.parametrize("backend", ["fp32", "int8"])
+@pytest.mark.parametrize("backend", ["fp32", "onnx", "int8"])
 def test_count_tokens(backend: str, data_dir: Path) -> None:
     embedder = make_embedder(Settings(data_dir=data_dir, embed_backend=backend))
     assert embedder.count_tokens("hello world") == 4  # [CLS] hello world [SEP]
@@ -125,3 +126,22 @@ def test_failed_export_leaves_no_model(tmp_path: Path, monkeypatch: pytest.Monke
     models = tmp_path / "models"
     assert not (models / embed_onnx.INT8_MODEL_FILE).exists()
     assert not list(models.glob(".export-*"))
+
+
+def test_auto_follows_the_backend_the_index_was_built_with(tmp_path: Path) -> None:
+    from conftest import SAMPLE
+
+    from index.catalog import Catalog
+    from index.embed import DEFAULT_BACKEND, resolve_backend
+    from index.ingest import EMBED_BACKEND_KEY, Ingestor
+
+    assert resolve_backend("auto") == DEFAULT_BACKEND == "onnx"
+    assert resolve_backend("auto", "int8") == "int8" and resolve_backend("fp32", "int8") == "fp32"
+    built = Settings(data_dir=tmp_path / "data", embed_backend="fp32")
+    assert Ingestor(built).ingest([SAMPLE], progress=False).ok
+    assert Catalog(built.catalog_path).get_meta(EMBED_BACKEND_KEY) == "fp32"
+    # a later process with the default setting embeds questions with the index's own backend
+    later = Ingestor(Settings(data_dir=tmp_path / "data"))
+    assert later.embedder.backend == "fp32"
+    assert later.ingest([SAMPLE], progress=False).ok  # unchanged articles: the record stays
+    assert Catalog(built.catalog_path).get_meta(EMBED_BACKEND_KEY) == "fp32"

@@ -1,0 +1,12 @@
+"""The chat page's building blocks, kept apart from the Gradio layout in ``app.py``.
+
+- :mod:`qa.ui.safe`: escaping of everything that comes from articles or users (text, never HTML).
+- :mod:`qa.ui.sources`: the Sources panel (one card per citation, or what was searched when the answer
+  abstains) and the ``[n]`` links in the answer.
+- :mod:`qa.ui.filters`: the search options above the chat (dates, outlets, as-of date, passages).
+- :mod:`qa.ui.library`: the Library tab (corpus figures, chart, upload, article table, delete).
+- :mod:`qa.ui.examples`: example questions drawn from the latest headlines.
+- :mod:`qa.ui.info`: the read-only settings view.
+- :mod:`qa.ui.auth`: optional login (``NEWSQA_AUTH`` / ``NEWSQA_AUTH_FILE``).
+- :mod:`qa.ui.assets`: the page's CSS and the small script that brings a cited card into view.
+"""

@@ -1,0 +1,212 @@
+"""The Sources panel beside the chat, as HTML for ``gr.HTML``.
+
+For a cited answer: one card per citation (number, title linked to its url when that is a plain http(s)
+address, outlet, date, and the supporting quote highlighted with ``<mark>`` inside a short excerpt of its
+passage). For an abstention: what was searched (the question as searched and the filters) and the closest
+articles found. Card ``n`` of answer ``turn`` has the id ``src-<turn>-<n>``; :func:`link_citations` turns
+the answer's ``[n]`` markers into links to it. Every piece of article text is escaped (:func:`esc`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from qa.models import Answer, Citation, Passage
+from qa.ui.safe import esc, escape_chat, one_line, safe_url
+
+EXCERPT_CONTEXT_CHARS = 160  # characters of passage shown on each side of the quote
+CLOSEST_MAX = 6  # articles listed when the answer abstains
+_MARKER = re.compile(r"\[(\d+)\]")
+
+
+def card_id(turn: int, n: int) -> str:
+    """The element id of card ``n`` of the ``turn``-th answer (``src-0-1``)."""
+    return f"src-{turn}-{n}"
+
+
+def link_citations(text: str, turn: int, cited: Iterable[int] | None = None) -> str:
+    """Answer text for the chat: HTML escaped, each ``[n]`` (of ``cited``, or any) a link to card ``n``."""
+    wanted = None if cited is None else set(cited)
+
+    def link(match: re.Match[str]) -> str:
+        n = int(match.group(1))
+        if wanted is not None and n not in wanted:
+            return match.group(0)
+        return f"[\\[{n}\\]](#{card_id(turn, n)})"
+
+    return _MARKER.sub(link, escape_chat(text))
+
+
+def _clip_end(text: str, limit: int) -> str:
+    """The start of ``text``, at most ``limit`` characters, cut at a space, with `` …`` if cut."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit)
+    return text[: cut if cut > limit // 2 else limit].rstrip() + " …"
+
+
+def _clip_start(text: str, limit: int) -> str:
+    """The end of ``text``, at most ``limit`` characters, cut at a space, with ``… `` if cut."""
+    if len(text) <= limit:
+        return text
+    start = text.find(" ", len(text) - limit)
+    start = start + 1 if 0 <= start < len(text) - limit // 2 else len(text) - limit
+    return "… " + text[start:].lstrip()
+
+
+def excerpt_html(passage: str, quote: str, context: int = EXCERPT_CONTEXT_CHARS) -> str:
+    """A short excerpt of ``passage`` around ``quote``, the quote in ``<mark>``; all text escaped.
+
+    Whitespace is collapsed first; the quote is found case-sensitively, else ignoring case. A quote that
+    is not in the passage is shown marked, followed by the passage's opening."""
+    text, wanted = one_line(passage), one_line(quote)
+    at = text.find(wanted) if wanted else -1
+    if wanted and at < 0:
+        at = text.lower().find(wanted.lower())
+    if at < 0:
+        marked = f"<mark>{esc(wanted)}</mark>" if wanted else ""
+        rest = esc(_clip_end(text, 2 * context))
+        return f"{marked} {rest}".strip()
+    before = _clip_start(text[:at], context)
+    after = _clip_end(text[at + len(wanted) :], context)
+    return f"{esc(before)}<mark>{esc(text[at : at + len(wanted)])}</mark>{esc(after)}"
+
+
+def _title_html(title: str, url: str | None) -> str:
+    """The article title, a link (new tab, no referrer) only for a plain http(s) url."""
+    text = esc(one_line(title) or "Untitled")
+    link = safe_url(url)
+    if not link:
+        return f'<span class="nq-title">{text}</span>'
+    return f'<a class="nq-title" href="{esc(link)}" target="_blank" rel="noopener noreferrer nofollow">{text}</a>'
+
+
+def _meta_html(outlet: str | None, day: str | None, extra: str = "") -> str:
+    parts = [
+        f'<span class="nq-outlet">{esc(one_line(outlet) or "unknown outlet")}</span>',
+        f'<span class="nq-date">{esc(one_line(day) or "undated")}</span>',
+    ]
+    if extra:
+        parts.append(extra)
+    return f'<div class="nq-meta">{" · ".join(parts)}</div>'
+
+
+def card_html(citation: Citation, turn: int) -> str:
+    """One source card: number, title (linked), outlet, date, and the quote marked in its excerpt."""
+    passage = citation.passage.text if citation.passage else citation.quote
+    return (
+        f'<article class="nq-card" id="{card_id(turn, citation.n)}" data-n="{citation.n}">'
+        f'<div class="nq-card-head"><span class="nq-num">{citation.n}</span>'
+        f"{_title_html(citation.title, citation.url)}</div>"
+        f"{_meta_html(citation.outlet, citation.date)}"
+        f'<blockquote class="nq-excerpt">{excerpt_html(passage, citation.quote)}</blockquote>'
+        "</article>"
+    )
+
+
+def filters_text(filters: dict | None) -> str:
+    """The search filters an answer applied, in words: ``since 2021-12-01 · until 2026-11-24 · outlets: A``."""
+    filters = dict(filters or {})
+    parts = []
+    for key in ("since", "until"):
+        if filters.get(key):
+            parts.append(f"{key} {one_line(str(filters.pop(key)))}")
+        filters.pop(key, None)
+    outlets = filters.pop("outlet", None)
+    if outlets:
+        names = [outlets] if isinstance(outlets, str) else list(outlets)
+        parts.append("outlets: " + ", ".join(one_line(str(o)) for o in names))
+    parts += [f"{one_line(str(k))}: {one_line(str(v))}" for k, v in filters.items() if v not in (None, "")]
+    return " · ".join(parts) or "none"
+
+
+def searched_html(answer: Answer) -> str:
+    """What was searched: the question as searched (a follow-up's standalone form) and the filters."""
+    asked = answer.rewritten_question or answer.question
+    rows = [
+        f'<div class="nq-searched"><span class="nq-label">Searched for</span> “{esc(one_line(asked))}”</div>'
+    ]
+    if answer.rewritten_question and one_line(answer.rewritten_question) != one_line(answer.question):
+        rows.append(
+            f'<div class="nq-rewritten">Follow-up “{esc(one_line(answer.question))}” '
+            "was read as the standalone question above.</div>"
+        )
+    rows.append(
+        f'<div class="nq-filters"><span class="nq-label">Filters</span> {esc(filters_text(answer.filters))}</div>'
+    )
+    return f'<div class="nq-search">{"".join(rows)}</div>'
+
+
+def closest_articles(passages: list[Passage], limit: int = CLOSEST_MAX) -> list[Passage]:
+    """The best passage of each distinct article, best score first, at most ``limit``."""
+    best: dict[str, Passage] = {}
+    for p in passages:
+        key = p.article_id or p.title
+        if key not in best or p.score > best[key].score:
+            best[key] = p
+    return sorted(best.values(), key=lambda p: -p.score)[:limit]
+
+
+def closest_html(passages: list[Passage]) -> str:
+    """The closest articles found, as a list (title, outlet, date, similarity, opening of the passage)."""
+    items = []
+    for p in closest_articles(passages):
+        score = f'<span class="nq-score">similarity {p.score:.2f}</span>'
+        items.append(
+            f'<li class="nq-closest-item">{_title_html(p.title, p.url)}{_meta_html(p.outlet, p.date, score)}'
+            f'<div class="nq-snippet">{esc(_clip_end(one_line(p.text), 2 * EXCERPT_CONTEXT_CHARS))}</div></li>'
+        )
+    if not items:
+        return (
+            '<p class="nq-none">No passage was found at all: the index may be empty, '
+            "or the filters leave no article.</p>"
+        )
+    return f'<p class="nq-label">Closest articles found</p><ol class="nq-closest">{"".join(items)}</ol>'
+
+
+def _seconds(ms: float | None) -> str:
+    return "–" if ms is None else f"{ms / 1000:.1f} s"
+
+
+def timings_text(answer: Answer) -> str:
+    """``retrieval 0.1 s · first token 6.1 s · total 8.0 s · model X`` (plain text)."""
+    t = answer.timings
+    parts = [f"retrieval {_seconds(t.retrieve_ms)}"]
+    if not answer.abstained and t.first_token_ms is not None:
+        parts.append(f"first token {_seconds(t.first_token_ms)}")
+    parts.append(f"total {_seconds(t.total_ms)}")
+    if answer.model:
+        parts.append(f"model {one_line(answer.model)}")
+    return " · ".join(parts)
+
+
+def sources_html(answer: Answer, turn: int) -> str:
+    """The Sources panel for the ``turn``-th finished answer (0-based within the conversation)."""
+    blocks = ['<div class="nq-head">Sources</div>', searched_html(answer)]
+    if answer.abstained:
+        reason = (
+            f' <span class="nq-why">({esc(answer.abstain_reason)})</span>' if answer.abstain_reason else ""
+        )
+        blocks.append(
+            f'<p class="nq-abstain"><strong>The articles do not cover this question.</strong>{reason}</p>'
+        )
+        blocks.append(closest_html(answer.retrieved or answer.passages))
+    elif not answer.citations:
+        blocks.append('<p class="nq-none">The answer cites no passage; treat it with care.</p>')
+    else:
+        blocks += [card_html(c, turn) for c in answer.citations]
+    blocks.append(f'<div class="nq-timings">{esc(timings_text(answer))}</div>')
+    return f'<div class="nq-sources" data-turn="{turn}">{"".join(blocks)}</div>'
+
+
+def message_html(text: str) -> str:
+    """The panel with one message instead of sources (before the first question, while searching...)."""
+    return (
+        f'<div class="nq-sources"><div class="nq-head">Sources</div><p class="nq-note">{esc(text)}</p></div>'
+    )
+
+
+SOURCES_EMPTY = message_html("Ask a question: the articles its answer cites will be shown here, with quotes.")
+SOURCES_SEARCHING = message_html("Searching the articles…")
+SOURCES_WRITING = message_html("Writing the answer… its sources appear when it is finished.")
