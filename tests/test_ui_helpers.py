@@ -309,7 +309,9 @@ def test_article_table_search_and_figures() -> None:
     )
     assert "empty" in library.figures_markdown(CatalogStats(0, 0, [], None, None), 0)
     table = library.figures_table(stats, 9, outlets_shown=1)
-    assert "| 3 | 2 | 9 | 2021\\-01\\-01 | 2021\\-12\\-31 | 1 |" in table and table.endswith("Outlets: AP and 1 more")
+    assert "| 3 | 2 | 9 | 2021\\-01\\-01 | 2021\\-12\\-31 | 1 |" in table and table.endswith(
+        "Outlets: AP and 1 more"
+    )
 
 
 def test_corpus_chart_counts_per_day_and_outlet() -> None:
@@ -408,3 +410,29 @@ def test_run_stream_stops_and_closes_the_source() -> None:
 
     with pytest.raises(RuntimeError, match="model crashed"):
         list(run_stream(failing(), lambda: False))
+
+
+# --- settings view -----------------------------------------------------------------------------------------
+def test_settings_view_names_models_and_index_but_no_secret(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from qa.ui.info import settings_markdown
+
+    settings = Settings(
+        data_dir=tmp_path / "da|ta", llm="openai", openai_base_url="http://127.0.0.1:8081/v1",
+        openai_model="local", openai_api_key="sk-SECRET", auth="editor:PASSWORD",
+    )  # fmt: skip
+    (tmp_path / "da|ta").mkdir()
+    (tmp_path / "da|ta" / "f").write_bytes(b"x" * 1024 * 1024)
+    engine = SimpleNamespace(
+        settings=settings,
+        catalog=SimpleNamespace(stats=lambda: CatalogStats(3, 9, ["AP"], "2021-01-01", "2021-12-31")),
+        store=SimpleNamespace(count=lambda: 9),
+        embedder=SimpleNamespace(name="all-MiniLM-L6-v2 (fp32 onnx)"),
+    )
+    text = settings_markdown(engine)  # type: ignore[arg-type]
+    assert "OpenAI\\-compatible server at http://127\\.0\\.0\\.1:8081/v1" in text
+    assert "| LLM model | local |" in text and "all\\-MiniLM\\-L6\\-v2 \\(fp32 onnx\\)" in text
+    assert "| Index | 3 articles, 9 chunks |" in text and "1\\.0 MB on disk" in text
+    assert "da\\|ta" in text and "| Login required | yes |" in text
+    assert "SECRET" not in text and "PASSWORD" not in text
