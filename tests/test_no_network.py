@@ -57,8 +57,10 @@ def _target(event: str, args: tuple) -> tuple[bool, str]:
     return is_local(address[0]), f"{event} {address[0]}:{address[1]}"
 
 
-def child(data_dir: str, port: int) -> None:
-    """Install the hook, then ingest, answer and start the chat; print a JSON report."""
+def install_hook() -> tuple[list[str], list[str]]:
+    """Install the audit hook for the rest of this process; return the (seen, refused) lists it fills.
+
+    A refused event raises ``PermissionError`` inside the audited call, before any packet or lookup."""
     seen: list[str] = []
     refused: list[str] = []
 
@@ -73,6 +75,32 @@ def child(data_dir: str, port: int) -> None:
             raise PermissionError(f"newsqa tried to reach the network: {what}")
 
     sys.addaudithook(hook)
+    return seen, refused
+
+
+def probe() -> None:
+    """Show that the hook refuses off-machine targets: raise the audit events by hand (no socket is used,
+    nothing is sent) and print which were refused."""
+    install_hook()
+    refused = []
+    with socket.socket() as sock:
+        for event, args in [
+            ("socket.connect", (sock, ("192.0.2.1", 443))),
+            ("socket.connect", (sock, ("127.0.0.1", 8080))),
+            ("socket.getaddrinfo", ("huggingface.co", 443, 0, 0, 0)),
+            ("socket.getaddrinfo", ("localhost", 7860, 0, 0, 0)),
+            ("socket.bind", (sock, ("0.0.0.0", 7860))),
+        ]:
+            try:
+                sys.audit(event, *args)
+            except PermissionError:
+                refused.append(f"{event} {args[1][0] if event != 'socket.getaddrinfo' else args[0]}")
+    print("REFUSED " + json.dumps(refused))
+
+
+def child(data_dir: str, port: int) -> None:
+    """Install the hook, then ingest, answer and start the chat; print a JSON report."""
+    seen, refused = install_hook()
     repo = Path(__file__).resolve().parent.parent
     sys.path.insert(0, str(repo))
 
@@ -141,6 +169,15 @@ def test_ingest_ask_and_chat_start_stay_on_loopback(tmp_path: Path) -> None:
     assert any(s.startswith("socket.bind 127.0.0.1:") for s in report["seen"]), report["seen"]
 
 
+def test_the_hook_refuses_off_machine_targets() -> None:
+    result = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--probe"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    refused = json.loads(result.stdout.split("REFUSED ", 1)[1])
+    assert refused == ["socket.connect 192.0.2.1", "socket.getaddrinfo huggingface.co", "socket.bind 0.0.0.0"]
+
+
 def test_loopback_check() -> None:
     assert is_local("127.0.0.1") and is_local("127.3.4.5") and is_local("::1") and is_local("localhost")
     assert is_local(b"127.0.0.1") and is_local("[::1]") and not is_local("")
@@ -149,4 +186,7 @@ def test_loopback_check() -> None:
 
 
 if __name__ == "__main__":
-    child(sys.argv[1], int(sys.argv[2]))
+    if sys.argv[1:] == ["--probe"]:
+        probe()
+    else:
+        child(sys.argv[1], int(sys.argv[2]))
