@@ -48,8 +48,9 @@ def weak_evidence(question: str, passages: list[Passage], min_relevance: float) 
     """Why the retrieved evidence cannot answer the question, or None when it may."""
     if not passages:
         return "nothing in the index matched"
-    if passages[0].score < min_relevance:
-        return f"best passage similarity {passages[0].score:.2f} is below {min_relevance:.2f}"
+    best = max(p.score for p in passages)
+    if best < min_relevance:
+        return f"best passage similarity {best:.2f} is below {min_relevance:.2f}"
     missing = missing_names(question, passages)
     if missing:
         return f"no retrieved passage mentions {', '.join(missing)}"

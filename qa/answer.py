@@ -20,6 +20,7 @@ from index.settings import Settings
 from index.store import ChunkStore
 from qa.abstain import weak_evidence
 from qa.cite import check_citations, is_abstention
+from qa.conflict import conflict_note, find_conflicts
 from qa.context import condense
 from qa.llm import LLM, get_llm
 from qa.models import Answer, Passage, Timings
@@ -118,6 +119,7 @@ class Engine:
         style: Style = "normal",
         mode: Mode = "hybrid",
         choices: list[str] | None = None,
+        context_tokens: int | None = None,
     ) -> Iterator[str | Answer]:
         """Yield answer text pieces as the model writes them, then the finished ``Answer``.
 
@@ -125,8 +127,10 @@ class Engine:
         articles; ``since`` / ``until`` / ``outlets`` narrow the search; ``style="short"`` asks for the
         answer in as few words as possible (still cited); ``history`` holds earlier (question, answer)
         pairs, and a follow-up is first rewritten into a standalone question. ``choices`` (a quiz's
-        options) are shown to the model with the question but play no part in the search; with choices the
+        options) are shown to the model with the question, and the search also looks for the question
+        with each choice (``Retriever.retrieve_for_choices``); with choices the
         weak-evidence check does not stop the answer (the model still may say the articles do not cover it).
+        ``context_tokens`` overrides the prompt budget (``Settings.context_tokens``) for this question.
         """
         start = time.perf_counter()
         elapsed = lambda: (time.perf_counter() - start) * 1000  # noqa: E731
@@ -134,9 +138,11 @@ class Engine:
         rewritten = self.rewrite(question, history) if history else None
         asked = rewritten or question
         query, applied, boost = self.search_filters(asked, filters, as_of, since, until, outlets)
-        passages = self.retriever.retrieve(
-            query, top_k or self.settings.top_k, applied, mode=mode, boost=boost
-        )
+        k = top_k or self.settings.top_k
+        if choices:
+            passages = self.retriever.retrieve_for_choices(query, choices, k, applied, mode=mode, boost=boost)
+        else:
+            passages = self.retriever.retrieve(query, k, applied, mode=mode, boost=boost)
         timings = Timings(retrieve_ms=elapsed())
         base = Answer(question, NOT_COVERED, [], passages, timings, "", rewritten_question=rewritten,
                       filters=applied if isinstance(applied, dict) else {}, style=style, retrieved=passages)  # fmt: skip
@@ -146,7 +152,8 @@ class Engine:
             timings.first_token_ms = timings.total_ms = elapsed()
             yield replace(base, abstained=True, abstain_reason=reason)
             return
-        yield from self._generate(with_choices(asked, choices) if choices else asked, base, as_of, start)
+        asked = with_choices(asked, choices) if choices else asked
+        yield from self._generate(asked, base, as_of, start, context_tokens)
 
     def answer_from(self, question: str, passages: list[Passage], *, style: Style = "normal") -> Answer:
         """Answer from given passages (no retrieval, no abstention threshold): for evaluations."""
@@ -155,11 +162,14 @@ class Engine:
         *_, answer = self._generate(question, base, date.today(), time.perf_counter())
         return answer
 
-    def _generate(self, asked: str, base: Answer, as_of: date, start: float) -> Iterator[str | Answer]:
+    def _generate(
+        self, asked: str, base: Answer, as_of: date, start: float, context_tokens: int | None = None
+    ) -> Iterator[str | Answer]:
         """Condense the passages into the budget, prompt the LLM, stream, check citations."""
         timings = base.timings
         passages = base.retrieved
-        shown = condense(asked, passages, self.embedder, self.settings.context_tokens)
+        budget = self.settings.context_tokens if context_tokens is None else context_tokens
+        shown = condense(asked, passages, self.embedder, budget)
         messages = build_messages(asked, shown, style=base.style, as_of=as_of.isoformat())
         max_tokens = 48 if base.style == "short" else self.settings.max_answer_tokens
         pieces: list[str] = []
@@ -170,6 +180,16 @@ class Engine:
             yield piece
         timings.total_ms = (time.perf_counter() - start) * 1000
         text, citations = check_citations("".join(pieces).strip(), shown, asked)
+        conflicts = find_conflicts(shown, text) if citations and not is_abstention(text) else []
+        if conflicts:  # sources state the answer's value differently: say so and cite both sides
+            note = conflict_note(conflicts)
+            yield " " + note
+            before = text
+            text, citations = check_citations(f"{text} {note}", shown, asked)
+            sides = {c.b: c.sentence_b for c in conflicts} | {c.a: c.sentence_a for c in conflicts}
+            for citation in citations:  # a passage cited only by the note: quote its side of the conflict
+                if citation.n in sides and f"[{citation.n}]" not in before:
+                    citation.quote = sides[citation.n]
         originals = {p.chunk_id: p for p in passages}
         for citation in citations:  # the reader checks the quote against the whole retrieved chunk
             citation.passage = replace(originals[citation.passage.chunk_id], n=citation.n)

@@ -93,8 +93,8 @@ def with_choices(question: str, choices: list[str]) -> str:
 
 STYLES = {
     "normal": "Answer style: two to four short sentences, each with its citation.",
-    "short": "Answer style: as few words as possible (a name, number, place or short phrase), then the "
-    "citation, like: Geneva [1]",
+    "short": "Answer style: only the answer itself, in as few words as possible (a name, number, date, "
+    "place or short phrase), then its citation in square brackets.",
 }
 
 

@@ -6,7 +6,7 @@ so the abstention threshold means the same thing whichever retriever found the p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -144,3 +144,27 @@ class Retriever:
                 )
             )
         return passages
+
+    def retrieve_for_choices(
+        self,
+        question: str,
+        choices: list[str],
+        top_k: int,
+        filters: dict[str, Any] | MetadataFilters | None = None,
+        *,
+        mode: Mode = "hybrid",
+        boost: tuple[str, str] | None = None,
+    ) -> list[Passage]:
+        """Passages for a multiple-choice question: the question alone and the question followed by each
+        choice are searched, and the lists fused by reciprocal rank, so the evidence for every option
+        can reach the prompt (a question such as "which chain filed for bankruptcy?" names none of them).
+        A passage keeps the score it had in the first list that found it."""
+        queries = [question, *(f"{question} {choice}" for choice in choices)]
+        fused: dict[str, float] = {}
+        found: dict[str, Passage] = {}
+        for query in queries:
+            for rank, passage in enumerate(self.retrieve(query, top_k, filters, mode=mode, boost=boost)):
+                fused[passage.chunk_id] = fused.get(passage.chunk_id, 0.0) + 1 / (RRF_K + rank + 1)
+                found.setdefault(passage.chunk_id, passage)
+        best = sorted(fused, key=lambda cid: (-fused[cid], cid))[:top_k]
+        return [replace(found[cid], n=n) for n, cid in enumerate(best, start=1)]

@@ -86,3 +86,19 @@ def test_follow_up_is_rewritten_before_retrieval(sample_engine) -> None:
 def test_short_style_answers_in_few_words(sample_engine) -> None:
     answer = sample_engine.ask("Where will the US–Russia interdepartmental talks be held?", style="short")
     assert "geneva" in answer.text.lower() and len(answer.text.split()) <= 12 and answer.citations
+
+
+def test_sources_that_disagree_are_flagged_and_both_cited(sample_engine) -> None:
+    from qa.models import Passage
+
+    def passage(n: int, winner: str) -> Passage:
+        text = (f"The 2014 World Cup final was played at the Maracana in Rio de Janeiro and was won by {winner}, "
+                "who beat Argentina 1-0 after extra time. Fans celebrated in the streets.")  # fmt: skip
+        return Passage(n, f"c{n}", f"a{n}", "World Cup final", f"Outlet {n}", "2014-07-14", "", text, 0.6)
+
+    answer = sample_engine.answer_from(
+        "Who won the 2014 World Cup final?", [passage(1, "Germany"), passage(2, "Spain")]
+    )
+    assert "disagree" in answer.text, answer.text
+    assert {c.n for c in answer.citations} == {1, 2}, answer.text
+    assert all(c.quote in c.passage.text for c in answer.citations)

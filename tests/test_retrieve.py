@@ -30,3 +30,11 @@ def test_filters_narrow_the_search(sample_engine) -> None:
     assert sample_engine.retriever.retrieve("Putin", 4, {"since": "2022-01-01"}) == []
     assert len(sample_engine.retriever.retrieve("Putin", 4, {"until": "2021-12-31"})) == 4
     assert sample_engine.retriever.retrieve("Putin", 4, {"outlet": ["Nobody"]}) == []
+
+
+def test_choices_bring_each_options_evidence(sample_engine) -> None:
+    question = "Where will the Russia–NATO council meet?"
+    passages = sample_engine.retriever.retrieve_for_choices(question, ["Geneva", "Brussels", "Vienna"], 3)
+    assert [p.n for p in passages] == [1, 2, 3]
+    assert len({p.chunk_id for p in passages}) == 3 and all(p.score > 0 for p in passages)
+    assert any("brussels" in p.text.lower() for p in passages)

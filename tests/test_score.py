@@ -287,3 +287,26 @@ def test_a_bare_letter_answer_picks_that_choice() -> None:
     assert choice_from_answer("A [1]", ["Meta", "Microsoft", "OpenAI", "Palantir"]) == 0
     assert choice_from_answer("(d) [4]", ["w", "x", "y", "z"]) == 3
     assert choice_from_answer("E [2]", ["w", "x", "y", "z"]) is None
+
+
+def test_abstention_tradeoff_on_hand_made_rows() -> None:
+    from qa.evaluate.run import abstention_tradeoff
+
+    def row(score: float, right: bool, abstained: bool = False, scored: bool = True) -> dict:
+        return {
+            "best_score": score,
+            "contains_gold": right,
+            "abstained": abstained,
+            "free_text_scored": scored,
+        }
+
+    rows = [row(0.6, True), row(0.5, True), row(0.3, False), row(0.1, False), row(0.05, True),
+            row(0.7, False, abstained=True), row(0.9, True, scored=False)]  # fmt: skip
+    table = {r["threshold"]: r for r in abstention_tradeoff(rows, (0.0, 0.2, 0.4))}
+    assert table[0.0]["coverage"] == 5 / 6 and table[0.0]["accuracy_answered"] == 3 / 5
+    assert table[0.0]["utility"] == (3 - 2) / 6
+    assert table[0.2] == {"threshold": 0.2, "coverage": 3 / 6, "accuracy_answered": 2 / 3,
+                          "wrong_avoided": 1, "right_lost": 1, "utility": (2 - 1) / 6}  # fmt: skip
+    assert (
+        table[0.4]["wrong_avoided"] == 2 and table[0.4]["right_lost"] == 1 and table[0.4]["utility"] == 2 / 6
+    )

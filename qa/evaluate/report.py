@@ -42,7 +42,7 @@ def _markdown(title: str, summary: dict[str, Any]) -> str:
     settings: dict[str, Any] = summary.get("settings") or {}
     lines = [f"# {title}", ""]
     for key, value in summary.items():  # scalars such as n, model, date
-        if key not in {"metrics", "targets", "settings"}:
+        if key not in {"metrics", "targets", "settings", "abstention_tradeoff"}:
             lines.append(f"- **{key}**: {_fmt(value)}")
     if lines[-1]:
         lines.append("")
@@ -53,6 +53,12 @@ def _markdown(title: str, summary: dict[str, Any]) -> str:
     else:
         lines += ["| Metric | Value |", "|---|---:|"]
         lines += [f"| {k} | {_fmt(v)} |" for k, v in metrics.items()]
+    tradeoff = summary.get("abstention_tradeoff") or []
+    if tradeoff:
+        columns = list(tradeoff[0])
+        lines += ["", "## Abstention trade-off (normal answers, by min_relevance)", ""]
+        lines += ["| " + " | ".join(columns) + " |", "|" + "---:|" * len(columns)]
+        lines += ["| " + " | ".join(_fmt(row[c]) for c in columns) + " |" for row in tradeoff]
     lines += ["", "## Settings", ""]
     lines += [f"- **{k}**: {_fmt(v)}" for k, v in settings.items()] or ["(none)"]
     return "\n".join(lines) + "\n"

@@ -131,6 +131,7 @@ def run_realtimeqa(
             "free_text_scored": not is_except_question(q["query"]),
             "gold_in_search_docs": bool(q.get("derived_answer_string_in_search_docs")),
             "retrieved_has_gold": recall_at_k(retrieved, gold),
+            "best_score": round(max((p.score for p in normal.retrieved), default=0.0), 4),
             "answer": normal.text,
             "abstained": normal.abstained,
             "abstain_reason": normal.abstain_reason,
@@ -148,6 +149,7 @@ def run_realtimeqa(
                 {"n": p.n, "title": p.title, "date": p.date, "score": round(p.score, 3)}
                 for p in normal.retrieved
             ],
+            "retrieve_ms": normal.timings.retrieve_ms,
             "first_token_ms": normal.timings.first_token_ms,
             "total_ms": normal.timings.total_ms,
         }
@@ -196,12 +198,52 @@ def summarize_realtimeqa(rows: list[dict[str, Any]], k: int) -> dict[str, Any]:
         "multiple_choice_accuracy": _mean([float(r["mc_correct"]) for r in rows]),
         "citation_validity": _mean([float(bool(r["citation_valid"])) for r in answered]),
         "abstention_rate": _mean([float(r["abstained"]) for r in rows]),
+        "retrieve_p50_ms": percentile([r["retrieve_ms"] for r in rows if "retrieve_ms" in r], 50),
         "first_token_p50_ms": percentile([r["first_token_ms"] for r in answered], 50),
         "first_token_p95_ms": percentile([r["first_token_ms"] for r in answered], 95),
         "total_p50_ms": percentile([r["total_ms"] for r in answered], 50),
         "total_p95_ms": percentile([r["total_ms"] for r in answered], 95),
     }
-    return {"metrics": metrics, "questions": len(rows), "recall_questions": len(recall_rows)}
+    return {
+        "metrics": metrics,
+        "questions": len(rows),
+        "recall_questions": len(recall_rows),
+        "abstention_tradeoff": abstention_tradeoff(rows),
+    }
+
+
+TRADEOFF_THRESHOLDS = (0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
+
+
+def abstention_tradeoff(
+    rows: list[dict[str, Any]], thresholds: tuple[float, ...] = TRADEOFF_THRESHOLDS
+) -> list[dict[str, Any]]:
+    """What each ``min_relevance`` threshold would do to the normal answers of this run.
+
+    A question is answered at threshold t when its best retrieved passage's cosine is at least t and the
+    model answered (its own abstentions stay abstentions). Per t: coverage (share answered), accuracy of
+    the answered (the gold answer is in the answer), wrong answers avoided and right answers lost by
+    abstaining, and a selective-QA utility (+1 right, -1 wrong, 0 abstained, per question). Meaningful
+    for thresholds at or above the run's own ``min_relevance`` (below it the early abstentions hide the
+    answers): run with ``NEWSQA_MIN_RELEVANCE=0`` to calibrate.
+    """
+    scored = [r for r in rows if r["free_text_scored"] and "best_score" in r]
+    table = []
+    for t in thresholds:
+        answered = [r for r in scored if not r["abstained"] and r["best_score"] >= t]
+        dropped = [r for r in scored if not r["abstained"] and r["best_score"] < t]
+        right = sum(bool(r["contains_gold"]) for r in answered)
+        table.append(
+            {
+                "threshold": t,
+                "coverage": len(answered) / len(scored) if scored else None,
+                "accuracy_answered": right / len(answered) if answered else None,
+                "wrong_avoided": sum(not r["contains_gold"] for r in dropped),
+                "right_lost": sum(bool(r["contains_gold"]) for r in dropped),
+                "utility": (2 * right - len(answered)) / len(scored) if scored else None,
+            }
+        )
+    return table
 
 
 def _rgb_passages(docs: list[dict[str, Any]]) -> list[Passage]:
