@@ -60,7 +60,7 @@ class Settings(BaseSettings):
         0.18, description="Cosine similarity the best passage must reach, else the answer abstains."
     )
     context_tokens: int = Field(
-        600, ge=0, description="Passage tokens sent to the LLM (best sentences first); 0 = whole passages."
+        300, ge=0, description="Passage tokens sent to the LLM (best sentences first); 0 = whole passages."
     )
     chunk_tokens: int = Field(200, ge=32, le=250, description="Body tokens per chunk (MiniLM limit 256).")
     chunk_overlap: int = Field(20, ge=0, description="Tokens of overlap between chunks.")
