@@ -77,8 +77,8 @@ def test_eval_on_15_dev_questions(rtqa_engine, tmp_path: Path) -> None:
         echo=print,
     )
     metrics = summary["metrics"]
-    assert metrics["recall@5"] >= 0.7, metrics
-    assert metrics["short_f1"] >= 0.3, metrics
+    assert metrics["recall@5"] >= 0.7, metrics  # measured 0.8
+    assert metrics["short_f1"] >= 0.25, metrics  # measured 0.378 (budget 300), 0.434 (budget 600)
     for name in ("results.jsonl", "summary.md", "chart.png"):
         assert (tmp_path / "report" / name).exists()
     rows = [json.loads(line) for line in (tmp_path / "report" / "results.jsonl").read_text().splitlines()]
