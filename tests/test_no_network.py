@@ -87,7 +87,7 @@ def probe() -> None:
         for event, args in [
             ("socket.connect", (sock, ("192.0.2.1", 443))),
             ("socket.connect", (sock, ("127.0.0.1", 8080))),
-            ("socket.getaddrinfo", ("huggingface.co", 443, 0, 0, 0)),
+            ("socket.getaddrinfo", ("example.org", 443, 0, 0, 0)),
             ("socket.getaddrinfo", ("localhost", 7860, 0, 0, 0)),
             ("socket.bind", (sock, ("0.0.0.0", 7860))),
         ]:
@@ -175,14 +175,14 @@ def test_the_hook_refuses_off_machine_targets() -> None:
     )
     assert result.returncode == 0, result.stderr
     refused = json.loads(result.stdout.split("REFUSED ", 1)[1])
-    assert refused == ["socket.connect 192.0.2.1", "socket.getaddrinfo huggingface.co", "socket.bind 0.0.0.0"]
+    assert refused == ["socket.connect 192.0.2.1", "socket.getaddrinfo example.org", "socket.bind 0.0.0.0"]
 
 
 def test_loopback_check() -> None:
     assert is_local("127.0.0.1") and is_local("127.3.4.5") and is_local("::1") and is_local("localhost")
     assert is_local(b"127.0.0.1") and is_local("[::1]") and not is_local("")
     assert not is_local("10.0.0.1") and not is_local("192.168.1.4") and not is_local("8.8.8.8")
-    assert not is_local("huggingface.co") and not is_local("::ffff:8.8.8.8") and not is_local("0.0.0.0")
+    assert not is_local("example.org") and not is_local("::ffff:8.8.8.8") and not is_local("0.0.0.0")
 
 
 if __name__ == "__main__":
