@@ -150,7 +150,10 @@ def host_of(url: str | None) -> str | None:
     """An outlet name from a URL's host (``www.`` dropped)."""
     if not url:
         return None
-    host = urlparse(url if "//" in url else f"//{url}").hostname
+    try:
+        host = urlparse(url if "//" in url else f"//{url}").hostname
+    except ValueError:  # "[" and other malformed netlocs: no outlet to take, not a bad article
+        return None
     return host.removeprefix("www.") if host else None
 
 
