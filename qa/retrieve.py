@@ -81,11 +81,12 @@ class Retriever:
         mode: Mode = "hybrid",
         candidates: int = CANDIDATES,
         boost: tuple[str, str] | None = None,
+        boost_weight: float = 1.0,
     ) -> list[Passage]:
         """The ``top_k`` best passages for ``question``, best first, numbered from 1.
 
-        ``boost`` = (since, until) ISO dates: articles published in that span get one extra top-rank vote
-        in the fusion (a preference, not a filter)."""
+        ``boost`` = (since, until) ISO dates: articles published in that span get an extra top-rank vote
+        in the fusion, worth ``boost_weight`` dense votes (a preference, not a filter)."""
         query_vector = self.embedder.embed_query(question)
         pool = max(candidates, top_k)
         fused: dict[str, _Candidate] = {}
@@ -122,7 +123,7 @@ class Retriever:
             for candidate in fused.values():
                 day = int(by_id.get(candidate.id, ("", {}, None))[1].get("published_day") or 0)
                 if low <= day <= high:
-                    candidate.fused += 1 / (RRF_K + 1)
+                    candidate.fused += boost_weight / (RRF_K + 1)
         best = sorted(fused.values(), key=lambda c: (-c.fused, c.id))[:top_k]
         query = np.asarray(query_vector, dtype=np.float32)
         passages = []
