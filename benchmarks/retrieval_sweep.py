@@ -90,9 +90,10 @@ def main() -> None:
     }
     for q in questions:
         as_of = date.fromisoformat(normalize_date(q["question_date"]))
-        query, filters, boost = engine.search_filters(q["query"], None, as_of, None, None, None)
+        search = engine.search_filters(q["query"], None, as_of, None, None, None)
+        query, filters, boost, time_window = search.query, search.filters, search.boost, search.window
         gold = gold_answer(q)
-        ranked = engine.retriever.retrieve(query, 50, filters, boost=boost)
+        ranked = engine.retriever.retrieve(query, 50, filters, boost=boost, window=time_window)
         for d in depth:
             depth[d] += bool(recall_at_k([p.text for p in ranked[:d]], gold))
         for b in budgets:
@@ -101,9 +102,11 @@ def main() -> None:
         for lx, window, weight in {(lx, w, b) for lx, w, b, _ in hits}:
             engine.retriever.lexical = lexicals[lx]
             use, use_weight = boost, 1.0
-            if window and boost is None and not filters.get("since"):
+            if window and boost is None and time_window is None:
                 use, use_weight = ((as_of - timedelta(days=window)).isoformat(), as_of.isoformat()), weight
-            ranked = engine.retriever.retrieve(query, 30, filters, boost=use, boost_weight=use_weight)
+            ranked = engine.retriever.retrieve(
+                query, 30, filters, boost=use, boost_weight=use_weight, window=time_window
+            )
             for cap in caps:
                 found = recall_at_k([p.text for p in capped(ranked, cap)], gold)
                 hits[(lx, window, weight, cap)] += bool(found)

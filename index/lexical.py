@@ -102,6 +102,27 @@ class LexicalIndex:
         self._retriever = bm25s.BM25.load(str(self.folder), show_progress=False) if self._ids else None
         self._loaded_generation = generation
 
+    def _mask(self, since_day: int | None, until_day: int | None, outlets: list[str] | None) -> np.ndarray:
+        """Which chunks pass the date / outlet filters (an undated chunk fails any ``until``)."""
+        mask = np.ones(len(self._ids), dtype=bool)
+        if since_day:
+            mask &= self._days >= since_day
+        if until_day:
+            mask &= (self._days <= until_day) & (self._days > 0)
+        if outlets:
+            wanted = set(outlets)
+            mask &= np.fromiter((o in wanted for o in self._outlets), dtype=bool, count=len(self._outlets))
+        return mask
+
+    def newest_day(
+        self, since_day: int | None = None, until_day: int | None = None, outlets: list[str] | None = None
+    ) -> int | None:
+        """The latest article date (``YYYYMMDD``) among chunks passing the filters; None if none is dated."""
+        with self._lock:
+            self._ensure()
+            days = self._days[self._mask(since_day, until_day, outlets)]
+            return int(days.max()) if days.size and days.max() > 0 else None
+
     def search(
         self, query: str, k: int, since_day: int | None = None, until_day: int | None = None,
         outlets: list[str] | None = None,
@@ -111,16 +132,7 @@ class LexicalIndex:
             self._ensure()
             if self._retriever is None:
                 return []
-            mask = np.ones(len(self._ids), dtype=bool)
-            if since_day:
-                mask &= self._days >= since_day
-            if until_day:
-                mask &= (self._days <= until_day) & (self._days > 0)
-            if outlets:
-                wanted = set(outlets)
-                mask &= np.fromiter(
-                    (o in wanted for o in self._outlets), dtype=bool, count=len(self._outlets)
-                )
+            mask = self._mask(since_day, until_day, outlets)
             allowed = int(mask.sum())
             tokens = tokenize([query])
             if allowed == 0 or not tokens.ids or not tokens.ids[0]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any, Literal
 
@@ -25,7 +25,7 @@ from qa.context import condense
 from qa.llm import LLM, get_llm
 from qa.models import Answer, Passage, Timings
 from qa.prompt import NOT_COVERED, build_messages, rewrite_messages, with_choices
-from qa.retrieve import Mode, Retriever
+from qa.retrieve import Mode, Retriever, day_number
 from qa.timerange import resolve_time, strip_time
 
 History = list[tuple[str, str]]
@@ -39,6 +39,23 @@ _YEAR_ONLY = re.compile(r"^(?:(?:in|during|since|until|before)\s+)?(?:the\s+year
 
 def _iso(value: date | str | None) -> str | None:
     return value.isoformat() if isinstance(value, date) else value
+
+
+@dataclass
+class Search:
+    """How a question is searched: the query text, hard filters, and the dates it prefers."""
+
+    query: str
+    filters: Filters
+    window: tuple[str, str] | None = None  # the time the question speaks of: preferred, not required
+    boost: tuple[str, str] | None = None  # a bare year's span: a small extra vote
+
+    def shown(self) -> dict[str, Any]:
+        """The filters as the answer reports them, the preferred dates under ``preferring``."""
+        shown = dict(self.filters) if isinstance(self.filters, dict) else {}
+        if self.window:
+            shown["preferring"] = f"{self.window[0]} to {self.window[1]}"
+        return shown
 
 
 class Engine:
@@ -77,33 +94,53 @@ class Engine:
 
     def search_filters(
         self, question: str, filters: Filters, as_of: date | None, since: Any, until: Any, outlets: Any
-    ) -> tuple[str, Filters, tuple[str, str] | None]:
-        """The retrieval query, filters and date boost: explicit filters, then time words in the question,
-        never past ``as_of``. Returns (query without its time expression, filters, boost span).
+    ) -> Search:
+        """How to search for ``question``: the query without its time expression, the hard filters (the
+        explicit ones, and never past ``as_of``), and the time the question speaks of.
 
-        Time words relative to ``as_of`` ("this week", "yesterday", "in March 2024") filter by article
-        date, widened by ``TIME_SLACK_DAYS`` before (a quiz's "this week" reaches back to the weekend
-        stories). A bare year ("in 1924", "since 1999") usually dates the event, not the reporting, so it
-        only boosts articles from that span."""
+        Time words relative to ``as_of`` ("this week", "yesterday", "in March 2024") become the preferred
+        ``window``, widened by ``TIME_SLACK_DAYS`` before (a quiz's "this week" reaches back to the weekend
+        stories): articles of that time rank first, but an older report can still answer (see
+        ``Retriever.retrieve``). A bare year ("in 1924", "since 1999") usually dates the event, not the
+        reporting, so it only ``boost``s articles from that span."""
         if isinstance(filters, MetadataFilters):
-            return question, filters, None
+            return Search(question, filters)
         merged: dict[str, Any] = {k: v for k, v in (filters or {}).items() if v not in (None, "", [])}
         merged.update({k: _iso(v) for k, v in (("since", since), ("until", until)) if v})
         if outlets:
             merged["outlet"] = [outlets] if isinstance(outlets, str) else list(outlets)
-        query, boost = question, None
+        search = Search(question, merged)
         if as_of is not None:
+            merged["until"] = min(filter(None, [_iso(merged.get("until")), as_of.isoformat()]))
             span = resolve_time(question, as_of)
             if span is not None:
-                query = strip_time(question, span) or question
+                search.query = strip_time(question, span) or question
                 if _YEAR_ONLY.search(span.text):
-                    boost = (span.since.isoformat(), span.until.isoformat())
+                    search.boost = (span.since.isoformat(), span.until.isoformat())
                 else:
                     since_day = (span.since - timedelta(days=TIME_SLACK_DAYS)).isoformat()
-                    merged["since"] = max(filter(None, [_iso(merged.get("since")), since_day]))
-                    merged["until"] = min(filter(None, [_iso(merged.get("until")), span.until.isoformat()]))
-            merged["until"] = min(filter(None, [_iso(merged.get("until")), as_of.isoformat()]))
-        return query, merged, boost
+                    search.window = (since_day, min(span.until, as_of).isoformat())
+        return search
+
+    def beyond_the_corpus(self, search: Search) -> str | None:
+        """Why no article can report on the question's time: its window starts after the newest article
+        (within the hard filters). Articles can look back (anniversaries, follow-ups) but not ahead."""
+        if search.window is None or not isinstance(search.filters, dict):
+            return None
+        f = search.filters
+        outlets = f.get("outlet") or f.get("outlets")
+        newest = self.lexical.newest_day(
+            since_day=day_number(f["since"]) if f.get("since") else None,
+            until_day=day_number(f["until"]) if f.get("until") else None,
+            outlets=[outlets] if isinstance(outlets, str) else outlets,
+        )
+        start = search.window[0]
+        if newest is None or day_number(start) > newest:
+            latest = f"{newest // 10000}-{newest // 100 % 100:02d}-{newest % 100:02d}" if newest else None
+            return f"no article is dated on or after {start}" + (
+                f" (the newest is from {latest})" if latest else ""
+            )
+        return None
 
     def stream(
         self,
@@ -137,16 +174,23 @@ class Engine:
         as_of = as_of or date.today()
         rewritten = self.rewrite(question, history) if history else None
         asked = rewritten or question
-        query, applied, boost = self.search_filters(asked, filters, as_of, since, until, outlets)
+        search = self.search_filters(asked, filters, as_of, since, until, outlets)
         k = top_k or self.settings.top_k
-        if choices:
-            passages = self.retriever.retrieve_for_choices(query, choices, k, applied, mode=mode, boost=boost)
+        beyond = self.beyond_the_corpus(search)
+        if beyond:
+            passages = []
+        elif choices:
+            passages = self.retriever.retrieve_for_choices(
+                search.query, choices, k, search.filters, mode=mode, boost=search.boost, window=search.window
+            )
         else:
-            passages = self.retriever.retrieve(query, k, applied, mode=mode, boost=boost)
+            passages = self.retriever.retrieve(
+                search.query, k, search.filters, mode=mode, boost=search.boost, window=search.window
+            )
         timings = Timings(retrieve_ms=elapsed())
         base = Answer(question, NOT_COVERED, [], passages, timings, "", rewritten_question=rewritten,
-                      filters=applied if isinstance(applied, dict) else {}, style=style, retrieved=passages)  # fmt: skip
-        reason = weak_evidence(asked, passages, self.settings.min_relevance)
+                      filters=search.shown(), style=style, retrieved=passages)  # fmt: skip
+        reason = beyond or weak_evidence(asked, passages, self.settings.min_relevance)
         if reason and not (choices and passages):  # a quiz wants a pick: the model weighs the choices
             yield NOT_COVERED
             timings.first_token_ms = timings.total_ms = elapsed()

@@ -16,14 +16,18 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 class _Cli(click.Group):
-    """The command group; a chunk store that cannot be used is reported in one line, not a traceback."""
+    """The command group; a chunk store that cannot be used, or a model file that fails its checksum, is
+    reported in one line, not a traceback."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
         except Exception as exc:
             store = sys.modules.get("index.store")  # imported by any command that touches the store
-            if store is not None and isinstance(exc, store.StoreError):
+            model_files = sys.modules.get("qa.model_files")  # imported by any command that loads the model
+            if (store is not None and isinstance(exc, store.StoreError)) or (
+                model_files is not None and isinstance(exc, model_files.ModelFileError)
+            ):
                 raise click.ClickException(str(exc)) from exc
             raise
 

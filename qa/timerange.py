@@ -360,7 +360,8 @@ RULES: tuple[_Rule, ...] = (
     _Rule("last weekday", rf"(?P<rel>last|this\s+past|past)\s+{_WEEKDAY}", _r_weekday),
     _Rule("weekend", r"(?P<rel>this\s+past|the\s+past|this|last|past|(?<=\bover\s)the)\s+weekend\b", _r_weekend),
     # relative to as_of
-    _Rule("day word", r"(?P<word>today|tonight|yesterday)\b", _r_day_word),
+    # a quoted "Today" is a title (the NBC show, a newspaper), not a day
+    _Rule("day word", r"(?<![\u201c\u2018\"'])(?P<word>today|tonight|yesterday)\b(?![\u201d\"]|[\u2019'](?!s\b))", _r_day_word),
     _Rule("day part", r"(?P<word>this|last)\s+(?:morning|afternoon|evening|night)\b", _r_day_word),
     _Rule("day before yesterday", r"(?P<word>the)\s+day\s+before\s+yesterday\b", _r_day_word),
     _Rule("this unit", r"(?:(?:earlier|later)\s+)?this\s+(?P<unit>week|month|year)\b(?!\s+of\b)", _r_this),

@@ -297,6 +297,38 @@ def test_date_filter_that_excludes_the_corpus_abstains(session: Session) -> None
     expect(page.locator("#sources")).to_contain_text("Ask a question")
 
 
+def test_stop_then_a_follow_up_in_the_same_conversation(session: Session) -> None:
+    """Stop ends the answer being written (and says so); the chat takes the next question, and a follow-up
+    is rewritten into a standalone question from the conversation, shown with it, and answered."""
+    page = session.page
+    session.ask("What did Putin warn Biden about?")
+    page.wait_for_function(  # the answer is being written
+        """() => {
+            const bots = document.querySelectorAll('#chat .message.bot, #chat [data-testid="bot"]');
+            const last = bots[bots.length - 1];
+            return (last ? last.innerText.trim().length : 0) > 3
+                && (document.querySelector('#sources')?.innerText ?? '').includes('Writing');
+        }""",
+        timeout=ANSWER_TIMEOUT_S * 1000,
+    )
+    page.locator("#stop").click()
+    expect(page.locator("#chat")).to_contain_text("stopped before the answer was finished", timeout=30_000)
+    expect(page.locator("#sources")).to_contain_text("No sources: stopped")
+
+    session.ask(QUESTION)
+    session.wait_finished()
+    assert "geneva" in session.chat().lower(), session.chat()
+    session.ask("And when will they take place?")
+    expect(page.locator("#chat")).to_contain_text("searched as:", timeout=ANSWER_TIMEOUT_S * 1000)
+    page.wait_for_timeout(500)
+    session.wait_finished()
+    chat = session.chat()
+    print(f"\n--- chat ---\n{chat}\n--- sources ---\n{session.sources()}")
+    asked = chat.split("searched as:")[1].splitlines()[0].lower()
+    assert any(w in asked for w in ("talks", "russia", "geneva", "u.s.", "us-")), asked  # made standalone
+    assert chat.count("Putin warn Biden") == 1 and chat.count(QUESTION) == 1  # one conversation, in order
+
+
 def test_two_sessions_chatting_at_once_see_only_their_own_messages(
     browser,
     chat_server: tuple[str, Path],  # noqa: ANN001

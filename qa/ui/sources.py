@@ -26,16 +26,19 @@ def card_id(turn: int, n: int) -> str:
 
 
 def link_citations(text: str, turn: int, cited: Iterable[int] | None = None) -> str:
-    """Answer text for the chat: HTML escaped, each ``[n]`` (of ``cited``, or any) a link to card ``n``."""
+    """Answer text for the chat, escaped (:func:`escape_chat`), each ``[n]`` (of ``cited``, or any) a link to
+    card ``n``; other ``[n]`` stay text."""
     wanted = None if cited is None else set(cited)
-
-    def link(match: re.Match[str]) -> str:
-        n = int(match.group(1))
-        if wanted is not None and n not in wanted:
-            return match.group(0)
-        return f"[\\[{n}\\]](#{card_id(turn, n)})"
-
-    return _MARKER.sub(link, escape_chat(text))
+    pieces = _MARKER.split(text or "")  # text, number, text, number, ..., text
+    out = []
+    for i, piece in enumerate(pieces):
+        if i % 2 == 0:
+            out.append(escape_chat(piece))
+        elif wanted is None or int(piece) in wanted:
+            out.append(f"[\\[{int(piece)}\\]](#{card_id(turn, int(piece))})")
+        else:
+            out.append(escape_chat(f"[{piece}]"))
+    return "".join(out)
 
 
 def _clip_end(text: str, limit: int) -> str:
