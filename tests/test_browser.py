@@ -316,6 +316,7 @@ def test_stop_then_a_follow_up_in_the_same_conversation(session: Session) -> Non
     expect(page.locator("#sources")).to_contain_text("No sources: stopped")
 
     session.ask(QUESTION)
+    expect(page.locator("#sources")).not_to_contain_text("No sources: stopped", timeout=60_000)  # the new one
     session.wait_finished()
     assert "geneva" in session.chat().lower(), session.chat()
     session.ask("And when will they take place?")
