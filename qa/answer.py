@@ -105,7 +105,11 @@ class Engine:
         reporting, so it only ``boost``s articles from that span."""
         if isinstance(filters, MetadataFilters):
             return Search(question, filters)
-        merged: dict[str, Any] = {k: v for k, v in (filters or {}).items() if v not in (None, "", [])}
+        merged: dict[str, Any] = {
+            k: _iso(v) if k in ("since", "until") else v
+            for k, v in (filters or {}).items()
+            if v not in (None, "", [])
+        }
         merged.update({k: _iso(v) for k, v in (("since", since), ("until", until)) if v})
         if outlets:
             merged["outlet"] = [outlets] if isinstance(outlets, str) else list(outlets)

@@ -69,3 +69,14 @@ def test_a_window_after_the_newest_article_is_beyond_the_corpus(sample_engine) -
     assert (
         before.window is not None and sample_engine.beyond_the_corpus(before) is None
     )  # looking back is fine
+
+
+def test_date_objects_in_filters_combine_with_a_window(sample_engine) -> None:
+    from datetime import date
+
+    search = sample_engine.search_filters(
+        "What did Putin say last week?", {"since": date(2021, 12, 1)}, date(2022, 1, 3), None, None, None
+    )
+    assert search.filters["since"] == "2021-12-01" and search.window == ("2021-12-24", "2022-01-02")
+    passages = sample_engine.retriever.retrieve(search.query, 4, search.filters, window=search.window)
+    assert len(passages) == 4
