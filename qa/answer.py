@@ -25,7 +25,7 @@ from qa.context import condense
 from qa.llm import LLM, get_llm
 from qa.models import Answer, Passage, Timings
 from qa.prompt import NOT_COVERED, build_messages, rewrite_messages, with_choices
-from qa.retrieve import Mode, Retriever, day_number
+from qa.retrieve import Mode, Retriever, day_number, lexical_filters
 from qa.timerange import resolve_time, strip_time
 
 History = list[tuple[str, str]]
@@ -131,13 +131,7 @@ class Engine:
         (within the hard filters). Articles can look back (anniversaries, follow-ups) but not ahead."""
         if search.window is None or not isinstance(search.filters, dict):
             return None
-        f = search.filters
-        outlets = f.get("outlet") or f.get("outlets")
-        newest = self.lexical.newest_day(
-            since_day=day_number(f["since"]) if f.get("since") else None,
-            until_day=day_number(f["until"]) if f.get("until") else None,
-            outlets=[outlets] if isinstance(outlets, str) else outlets,
-        )
+        newest = self.lexical.newest_day(**lexical_filters(search.filters))
         start = search.window[0]
         if newest is None or day_number(start) > newest:
             latest = f"{newest // 10000}-{newest // 100 % 100:02d}-{newest % 100:02d}" if newest else None

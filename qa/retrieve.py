@@ -67,6 +67,17 @@ def to_filters(filters: dict[str, Any] | MetadataFilters | None) -> MetadataFilt
     return MetadataFilters(filters=parts) if parts else None
 
 
+def lexical_filters(filters: dict[str, Any] | None) -> dict[str, Any]:
+    """A plain filter dict as ``LexicalIndex`` keyword arguments: ``since_day``, ``until_day``, ``outlets``."""
+    f = filters or {}
+    outlets = f.get("outlets") or f.get("outlet")
+    return {
+        "since_day": day_number(f["since"]) if f.get("since") else None,
+        "until_day": day_number(f["until"]) if f.get("until") else None,
+        "outlets": [outlets] if isinstance(outlets, str) else outlets,
+    }
+
+
 @dataclass
 class _Candidate:
     id: str
@@ -169,15 +180,7 @@ class Retriever:
             and self.lexical is not None
             and not isinstance(filters, MetadataFilters)
         ):
-            f = filters or {}
-            outlets = f.get("outlets") or f.get("outlet")
-            hits = self.lexical.search(
-                question,
-                pool,
-                since_day=day_number(f["since"]) if f.get("since") else None,
-                until_day=day_number(f["until"]) if f.get("until") else None,
-                outlets=[outlets] if isinstance(outlets, str) else outlets,
-            )
+            hits = self.lexical.search(question, pool, **lexical_filters(filters))
             for rank, hit in enumerate(hits):
                 fused.setdefault(hit.id, _Candidate(hit.id)).fused += (
                     weight * LEXICAL_WEIGHT / (RRF_K + rank + 1)
