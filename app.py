@@ -73,30 +73,37 @@ def build_app(engine: Engine) -> gr.Blocks:
     librarian = Ingestor(settings, engine.embedder, engine.store, Catalog(settings.catalog_path))
 
     # --- chat -------------------------------------------------------------------------------------------
+    def take_question(message: str) -> tuple[Any, ...]:
+        """At once, before the queue: move the question out of the box (so it cannot be sent twice while it
+        waits for its turn) and offer Stop; ``respond`` then answers it from the ``asked`` state."""
+        question = (message or "").strip()
+        if not question:
+            return gr.skip(), "", gr.skip(), gr.skip()
+        return (gr.Textbox(value="", interactive=False), question, gr.Button(interactive=False),
+                gr.Button(interactive=True))  # fmt: skip
+
     def respond(
-        message: str, conversation: list[Exchange] | None, since: Any, until: Any, outlets: Any,
+        question: str, conversation: list[Exchange] | None, since: Any, until: Any, outlets: Any,
         as_of: Any, top_k: Any,
     ) -> Iterator[tuple[Any, ...]]:  # fmt: skip
         """Stream one answer: (chatbot, sources, box, send, stop, conversation, shown turn) per update."""
-        question = (message or "").strip()
         if not question:
             yield (gr.skip(),) * 7
             return
         try:
             options = read_options(since, until, outlets, as_of, top_k)
-        except FilterError as exc:
-            raise gr.Error(str(exc), title="Check the filters") from None
+        except FilterError as exc:  # give the question back, to send again with other filters
+            gr.Warning(str(exc), title="Check the filters")
+            idle = (gr.Textbox(value=question, interactive=True), gr.Button(interactive=True),
+                    gr.Button(interactive=False))  # fmt: skip
+            yield gr.skip(), gr.skip(), *idle, gr.skip(), gr.skip()
+            return
         conversation = list(conversation or [])
         past = history(conversation)
         turn = len(conversation)
         exchange = Exchange(question, options.describe(settings.top_k))
         conversation.append(exchange)
-        busy = (
-            gr.Textbox(value="", interactive=False),
-            gr.Button(interactive=False),
-            gr.Button(interactive=True),
-        )
-        yield chat_messages(conversation), SOURCES_SEARCHING, *busy, conversation, turn
+        yield chat_messages(conversation), SOURCES_SEARCHING, *(gr.skip(),) * 3, conversation, turn
 
         answer: Answer | None = None
         error = "stopped before the answer was finished"
@@ -134,16 +141,18 @@ def build_app(engine: Engine) -> gr.Blocks:
         idle = (gr.Textbox(interactive=True), gr.Button(interactive=True), gr.Button(interactive=False))
         yield chat_messages(conversation), exchange.panel, *idle, conversation, turn
 
-    def stop(conversation: list[Exchange] | None) -> tuple[Any, ...]:
-        """Stop the answer being written: mark it stopped (its stream closes) and free the question box."""
+    def stop(conversation: list[Exchange] | None, waiting: str) -> tuple[Any, ...]:
+        """Stop the answer being written: mark it stopped (its stream closes) and free the question box; a
+        question still waiting in the queue is taken back and put in the box again."""
         conversation = list(conversation or [])
-        idle = (gr.Textbox(interactive=True), gr.Button(interactive=True), gr.Button(interactive=False))
+        idle = (gr.Button(interactive=True), gr.Button(interactive=False))
         if conversation and not conversation[-1].finished and not conversation[-1].note:
             last = conversation[-1]
             last.stop_requested = True
             last.interrupt("stopped before the answer was finished")
-            return chat_messages(conversation), last.panel, *idle, conversation, len(conversation) - 1
-        return gr.skip(), gr.skip(), *idle, gr.skip(), gr.skip()
+            return (chat_messages(conversation), last.panel, gr.Textbox(interactive=True), *idle, conversation,
+                    len(conversation) - 1)  # fmt: skip
+        return gr.skip(), gr.skip(), gr.Textbox(value=waiting, interactive=True), *idle, gr.skip(), gr.skip()
 
     def clear(conversation: list[Exchange] | None) -> tuple[Any, ...]:
         """Forget the conversation (stopping an answer being written)."""
@@ -226,6 +235,7 @@ def build_app(engine: Engine) -> gr.Blocks:
         header = gr.Markdown(lambda: corpus_line(engine), elem_id="corpus")
         conversation = gr.State([])  # per browser session: this user's exchanges
         shown = gr.State(None)  # the exchange whose sources the panel shows
+        asked = gr.State("")  # the question taken from the box, waiting for its turn to be answered
         with gr.Tabs():
             with gr.Tab("Chat", id="chat-tab"):
                 with gr.Row(elem_id="filters", equal_height=True):
@@ -359,17 +369,32 @@ def build_app(engine: Engine) -> gr.Blocks:
         chat_outputs = [chatbot, sources, box, send, stop_btn, conversation, shown]
         answering = gr.on(
             triggers=[box.submit, send.click],
-            fn=respond,
-            inputs=[box, conversation, since, until, outlets, as_of, top_k],
+            fn=take_question,
+            inputs=[box],
+            outputs=[box, asked, send, stop_btn],
+            api_visibility="private",
+            queue=False,
+            show_progress="hidden",
+        ).then(
+            respond,
+            inputs=[asked, conversation, since, until, outlets, as_of, top_k],
             outputs=chat_outputs,
             api_visibility="private",
             show_progress="full",
             show_progress_on=[sources],  # the queue position and timer show on the Sources panel
             concurrency_id="llm",  # the model answers one question at a time, whichever way it was sent
             concurrency_limit=1,
+            # a question sent while a stopped answer is still being cancelled is taken (the default, "once",
+            # silently dropped a question asked within ~0.5 s of Stop); the queue still runs them in turn
+            trigger_mode="multiple",
         )
         stop_btn.click(
-            stop, [conversation], chat_outputs, cancels=[answering], api_visibility="private", queue=False
+            stop,
+            [conversation, asked],
+            chat_outputs,
+            cancels=[answering],
+            api_visibility="private",
+            queue=False,
         )
         clear_btn.click(
             clear, [conversation], chat_outputs, cancels=[answering], api_visibility="private", queue=False
