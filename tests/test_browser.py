@@ -144,6 +144,8 @@ class Session:
         self.log = log
         self.dialogs: list[tuple[str, str]] = []
         self.page.on("dialog", self._dialog)
+        self.off_machine: list[str] = []  # requests the page made to anything but the chat server
+        self.page.on("request", self._request)
         self.page.goto(url, wait_until="load")
         expect(self.page.locator("#question textarea")).to_be_visible(timeout=60_000)
 
@@ -153,6 +155,10 @@ class Session:
             dialog.accept()
         else:
             dialog.dismiss()
+
+    def _request(self, request) -> None:  # noqa: ANN001 - playwright Request
+        if not request.url.startswith(("http://127.0.0.1:", "data:", "blob:")):
+            self.off_machine.append(request.url)
 
     def ask(self, question: str) -> None:
         box = self.page.locator("#question textarea")
@@ -228,6 +234,7 @@ def test_streamed_answer_with_source_cards_and_citation_links(session: Session) 
     expect(card).to_have_class(re.compile("nq-active"), timeout=10_000)
     expect(page.locator("#sources .nq-card.nq-active")).to_have_count(1)
     expect(card).to_be_in_viewport()
+    assert session.off_machine == [], "the page fetched something from off the machine (fonts, scripts?)"
 
     if os.environ.get("NEWSQA_SCREENSHOT") == "1":
         shot = REPO / "docs" / "screenshot.png"
