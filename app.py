@@ -66,6 +66,13 @@ def library_figures(engine: Engine) -> str:
     return library.figures_table(engine.catalog.stats(), engine.store.count())
 
 
+def controls(busy: bool, text: str | None = None) -> tuple[Any, Any, Any]:
+    """Updates for the question box, Send and Stop: locked with Stop offered while a question is waiting or
+    being answered, free otherwise; ``text`` also sets the box's contents."""
+    box = gr.Textbox(interactive=not busy) if text is None else gr.Textbox(value=text, interactive=not busy)
+    return box, gr.Button(interactive=not busy), gr.Button(interactive=busy)
+
+
 def build_app(engine: Engine) -> gr.Blocks:
     """The newsqa page for ``engine``: the Chat, Library and Settings tabs (see the module docstring)."""
     settings = engine.settings
@@ -78,9 +85,8 @@ def build_app(engine: Engine) -> gr.Blocks:
         waits for its turn) and offer Stop; ``respond`` then answers it from the ``asked`` state."""
         question = (message or "").strip()
         if not question:
-            return gr.skip(), "", gr.skip(), gr.skip()
-        return (gr.Textbox(value="", interactive=False), question, gr.Button(interactive=False),
-                gr.Button(interactive=True))  # fmt: skip
+            return "", gr.skip(), gr.skip(), gr.skip()
+        return question, *controls(busy=True, text="")
 
     def respond(
         question: str, conversation: list[Exchange] | None, since: Any, until: Any, outlets: Any,
@@ -94,9 +100,7 @@ def build_app(engine: Engine) -> gr.Blocks:
             options = read_options(since, until, outlets, as_of, top_k)
         except FilterError as exc:  # give the question back, to send again with other filters
             gr.Warning(str(exc), title="Check the filters")
-            idle = (gr.Textbox(value=question, interactive=True), gr.Button(interactive=True),
-                    gr.Button(interactive=False))  # fmt: skip
-            yield gr.skip(), gr.skip(), *idle, gr.skip(), gr.skip()
+            yield gr.skip(), gr.skip(), *controls(busy=False, text=question), gr.skip(), gr.skip()
             return
         conversation = list(conversation or [])
         past = history(conversation)
@@ -138,32 +142,25 @@ def build_app(engine: Engine) -> gr.Blocks:
             exchange.interrupt(error)
         else:
             exchange.finish(answer, turn)
-        idle = (gr.Textbox(interactive=True), gr.Button(interactive=True), gr.Button(interactive=False))
-        yield chat_messages(conversation), exchange.panel, *idle, conversation, turn
+        yield chat_messages(conversation), exchange.panel, *controls(busy=False), conversation, turn
 
     def stop(conversation: list[Exchange] | None, waiting: str) -> tuple[Any, ...]:
         """Stop the answer being written: mark it stopped (its stream closes) and free the question box; a
         question still waiting in the queue is taken back and put in the box again."""
         conversation = list(conversation or [])
-        idle = (gr.Button(interactive=True), gr.Button(interactive=False))
         if conversation and not conversation[-1].finished and not conversation[-1].note:
             last = conversation[-1]
             last.stop_requested = True
             last.interrupt("stopped before the answer was finished")
-            return (chat_messages(conversation), last.panel, gr.Textbox(interactive=True), *idle, conversation,
-                    len(conversation) - 1)  # fmt: skip
-        return gr.skip(), gr.skip(), gr.Textbox(value=waiting, interactive=True), *idle, gr.skip(), gr.skip()
+            turn = len(conversation) - 1
+            return chat_messages(conversation), last.panel, *controls(busy=False), conversation, turn
+        return gr.skip(), gr.skip(), *controls(busy=False, text=waiting), gr.skip(), gr.skip()
 
     def clear(conversation: list[Exchange] | None) -> tuple[Any, ...]:
         """Forget the conversation (stopping an answer being written)."""
         for exchange in conversation or []:
             exchange.stop_requested = True
-        idle = (
-            gr.Textbox(value="", interactive=True),
-            gr.Button(interactive=True),
-            gr.Button(interactive=False),
-        )
-        return [], SOURCES_EMPTY, *idle, [], None
+        return [], SOURCES_EMPTY, *controls(busy=False, text=""), [], None
 
     def select_answer(
         conversation: list[Exchange] | None, shown: int | None, event: gr.SelectData
@@ -371,7 +368,7 @@ def build_app(engine: Engine) -> gr.Blocks:
             triggers=[box.submit, send.click],
             fn=take_question,
             inputs=[box],
-            outputs=[box, asked, send, stop_btn],
+            outputs=[asked, box, send, stop_btn],
             api_visibility="private",
             queue=False,
             show_progress="hidden",
