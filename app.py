@@ -22,7 +22,6 @@ articles or the users is escaped (:mod:`qa.ui.safe`): it shows as text, never as
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import threading
 from collections.abc import Iterator
@@ -35,9 +34,8 @@ from index.settings import Settings  # first: it sets GRADIO_ANALYTICS_ENABLED=F
 # isort: split
 import gradio as gr
 
-from index.catalog import Catalog
-from index.ingest import Ingestor
 from qa.answer import Engine
+from qa.hosts import is_loopback
 from qa.llm import LLMError
 from qa.models import Answer
 from qa.ui import library
@@ -76,8 +74,8 @@ def controls(busy: bool, text: str | None = None) -> tuple[Any, Any, Any]:
 def build_app(engine: Engine) -> gr.Blocks:
     """The newsqa page for ``engine``: the Chat, Library and Settings tabs (see the module docstring)."""
     settings = engine.settings
-    # the Library tab writes through its own catalog connection; the library events run one at a time
-    librarian = Ingestor(settings, engine.embedder, engine.store, Catalog(settings.catalog_path))
+    # the Library tab writes through the engine's corpus (one write lock for the data folder)
+    librarian = engine.ingestor()
 
     # --- chat -------------------------------------------------------------------------------------------
     def take_question(message: str) -> tuple[Any, ...]:
@@ -447,19 +445,12 @@ def _warm_up(engine: Engine) -> None:
         log.warning("could not start the LLM yet: %s", exc)
 
 
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
-
-
 def launch_options(settings: Settings, host: str | None = None, port: int | None = None) -> dict[str, Any]:
     """Keyword arguments for ``Blocks.launch``: address (127.0.0.1:7860 unless told), optional login,
     upload size limit, page CSS; never a public share link."""
     auth = auth_pairs(settings)
     server_name = host or settings.host
-    if auth is None and not _is_loopback(server_name):
+    if auth is None and not is_loopback(server_name):
         log.warning(
             "serving on %s without a login: anyone who can reach it can ask and change the index "
             "(set NEWSQA_AUTH=user:password or NEWSQA_AUTH_FILE)",
@@ -478,12 +469,13 @@ def launch_options(settings: Settings, host: str | None = None, port: int | None
     }
 
 
-def main(host: str | None = None, port: int | None = None) -> None:
-    """Open the index (ingesting the sample corpus if it is empty) and serve the page on 127.0.0.1."""
+def main(host: str | None = None, port: int | None = None, settings: Settings | None = None) -> None:
+    """Open the index of ``settings`` (default: from the environment; ingesting the sample corpus if it is
+    empty) and serve the page on 127.0.0.1."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:  # libraries that set their own loggers to DEBUG (bm25s)
         handler.setLevel(logging.WARNING)
-    settings = Settings()
+    settings = settings or Settings()
     options = launch_options(settings, host, port)  # a bad login setting fails here, before any loading
     engine = Engine(settings)
     if engine.catalog.stats().articles == 0:

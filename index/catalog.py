@@ -162,6 +162,49 @@ class Catalog:
             )
         ]
 
+    def row(self, article_id: str) -> CatalogRow | None:
+        """One stored article, or None."""
+        r = self.db.execute(
+            "SELECT id, title, outlet, published, url, source_key, source_path, n_chunks FROM articles"
+            " WHERE id = ? AND status = 'done'",
+            (article_id,),
+        ).fetchone()
+        return CatalogRow(*r) if r else None
+
+    def keys_from(self, source_path: str) -> tuple[list[CatalogRow], list[str]]:
+        """The stored articles recorded from one file, and the source keys of copies read from it."""
+        rows = [
+            CatalogRow(*r)
+            for r in self.db.execute(
+                "SELECT id, title, outlet, published, url, source_key, source_path, n_chunks FROM articles"
+                " WHERE status = 'done' AND source_path = ?",
+                (source_path,),
+            )
+        ]
+        copies = [r[0] for r in self.db.execute("SELECT source_key FROM copies WHERE source_path = ?",
+                                                 (source_path,))]  # fmt: skip
+        return rows, copies
+
+    def relative_paths(self) -> set[str]:
+        """Source paths recorded relative to some working folder (by versions before absolute paths)."""
+        found = self.db.execute(
+            "SELECT source_path FROM articles UNION SELECT source_path FROM copies"
+        ).fetchall()
+        return {p for (p,) in found if p and not Path(p).is_absolute()}
+
+    def absolutize(self, old: str, new: str) -> None:
+        """Record the file once known as relative path ``old`` under its absolute path ``new`` (in the
+        source paths, and in source keys made of the path, with or without a ``#record`` suffix)."""
+        with self.transaction():
+            for table in ("articles", "copies"):
+                self.db.execute(
+                    f"UPDATE {table} SET source_key = ? || substr(source_key, ?) WHERE source_path = ?"
+                    " AND (source_key = ? OR substr(source_key, 1, ?) = ?)",
+                    (new, len(old) + 1, old, old, len(old) + 1, old + "#"),
+                )
+                self.db.execute(f"UPDATE {table} SET source_path = ? WHERE source_path = ?", (new, old))
+            self._bump()
+
     def copies_of(self, article_id: str) -> list[dict[str, str | None]]:
         """Other outlets, urls and dates that carried this article."""
         cursor = self.db.execute(
@@ -171,6 +214,15 @@ class Catalog:
         )
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor]
+
+    def copy(self, source_key: str) -> dict[str, str | None] | None:
+        """One recorded copy (kind, title, outlet, published, url, source_path), or None."""
+        cursor = self.db.execute(
+            "SELECT kind, title, outlet, published, url, source_path FROM copies WHERE source_key = ?",
+            (source_key,),
+        )
+        row = cursor.fetchone()
+        return dict(zip([d[0] for d in cursor.description], row, strict=True)) if row else None
 
     def copy_rows(self) -> list[tuple[str, str, str]]:
         """(source_key, article_id, source_path) of every copy."""
@@ -226,7 +278,8 @@ class Catalog:
         self.db.execute("DELETE FROM copies WHERE source_key = ?", (source_key,))
 
     def promote_copy(self, article_id: str, source_key: str) -> None:
-        """Make a copy the article's recorded source (its own source is gone)."""
+        """Make a copy the article's recorded source (its own source is gone); the chunks' metadata must
+        follow (see ``Corpus.promote``)."""
         with self.transaction():
             self.db.execute(
                 "UPDATE articles SET source_key = c.source_key, source_path = c.source_path, outlet = c.outlet,"
@@ -235,6 +288,7 @@ class Catalog:
                 (source_key, article_id),
             )
             self.db.execute("DELETE FROM copies WHERE source_key = ?", (source_key,))
+            self._bump()
 
     def stats(self) -> CatalogStats:
         """Articles, chunks, outlets, date range and folded copies."""

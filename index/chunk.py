@@ -33,16 +33,23 @@ class Chunker:
             chunk_size=chunk_tokens, chunk_overlap=min(overlap, chunk_tokens // 4), tokenizer=tokenize
         )
 
+    def _short_title(self, title: str) -> str:
+        """The title cut to at most ``_MAX_TITLE_TOKENS`` tokens: whole words while there are several, then
+        characters (a title in Chinese, Japanese or Thai, or a long URL, is one "word")."""
+        text = title
+        while len(text) > 1 and len(self._tokenize(text)) > _MAX_TITLE_TOKENS:
+            words = text.split()
+            if len(words) > 1:
+                text = " ".join(words[: max(1, len(words) * 3 // 4)])
+            else:
+                text = text[: max(1, len(text) * 3 // 4)]
+        return text
+
     def _header(self, article: Article) -> str:
-        header = embed_header(article)
-        tokens = self._tokenize(article.title)
-        if len(tokens) > _MAX_TITLE_TOKENS:  # absurdly long titles would crowd out the text
-            words = article.title.split()
-            while words and len(self._tokenize(" ".join(words))) > _MAX_TITLE_TOKENS:
-                words = words[: max(1, len(words) * 3 // 4)]
-            short = " ".join(words) + " …"
-            header = f"{short}\n{article.published}" if article.published else short
-        return header
+        if len(self._tokenize(article.title)) <= _MAX_TITLE_TOKENS:
+            return embed_header(article)
+        short = self._short_title(article.title) + " …"  # absurdly long titles would crowd out the text
+        return f"{short}\n{article.published}" if article.published else short
 
     def chunks(self, article: Article) -> list[Chunk]:
         """Split one article into chunks; the embedded text is ``header + blank line + text``."""

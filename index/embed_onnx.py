@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from index.embed import EMBED_DIM, EMBED_MODEL_NAME, MAX_TOKENS, Embedder, packaged_model_path
+from index.embed import EMBED_DIM, EMBED_MODEL_NAME, MAX_TOKENS, Embedder, load_tokenizer, packaged_model_path
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -306,11 +306,7 @@ class OnnxEmbedder(Embedder):
     @cached_property
     def tokenizer(self) -> PreTrainedTokenizerBase:  # type: ignore[override]
         """The model's own Hugging Face tokenizer (the same files sentence-transformers loads)."""
-        from transformers import AutoTokenizer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.set_verbosity_error()
-        return AutoTokenizer.from_pretrained(packaged_model_path(), local_files_only=True)
+        return load_tokenizer()
 
     @property
     def dim(self) -> int:

@@ -20,7 +20,7 @@ import json
 import sys
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlparse
@@ -305,9 +305,10 @@ def _read_articles(path: Path, field_map: dict[str, str] | None, report: FileRep
             continue
         try:
             record_id = pick_fields(record, field_map)["id"] if isinstance(record, dict) else None
-            yield article_from_record(
-                record, f"{path}#{record_id}" if record_id else f"{path}{where}", field_map
-            )
+            article = article_from_record(record, f"{path}#{record_id}", field_map)
+            if not record_id:  # keyed by content, not by line: inserting a line shifts no other record
+                article = replace(article, source=f"{path}#{article.id}")
+            yield article
             produced += 1
         except ParseError as exc:
             report.skipped_records += 1

@@ -24,10 +24,10 @@ from tqdm import tqdm
 
 from index.catalog import Catalog, Copy
 from index.chunk import Chunker
+from index.corpus import Corpus
 from index.dedupe import NearDuplicateIndex, from_bytes, signature, to_bytes
 from index.embed import Embedder, make_embedder
-from index.lexical import LexicalIndex
-from index.load import LoadResult, find_files, load_files
+from index.load import LoadResult, absolute_path, find_files, load_files
 from index.models import Article, Chunk
 from index.settings import Settings
 from index.store import ChunkStore
@@ -44,6 +44,7 @@ class IngestReport:
     replaced: list[str] = field(default_factory=list)  # ids of articles whose text changed
     folded: list[Copy] = field(default_factory=list)  # exact / near-duplicate copies stored once
     pruned: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)  # ids of articles taken out of re-read files
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     warnings: list[tuple[str, str]] = field(default_factory=list)  # (path, message)
     chunks_added: int = 0
@@ -64,6 +65,8 @@ class IngestReport:
         ]
         if self.pruned:
             lines.append(f"pruned {len(self.pruned)} article(s) whose source files are gone")
+        if self.removed:
+            lines.append(f"removed {len(self.removed)} article(s) no longer in their re-read files")
         if self.recovered:
             lines.append(f"cleaned up {self.recovered} article(s) left half-written by an interrupted run")
         lines += [f"  warning: {path}: {message}" for path, message in self.warnings]
@@ -84,7 +87,7 @@ EMBED_BACKEND_KEY = "embed_backend"  # catalog meta: the backend the stored vect
 
 
 class Ingestor:
-    """Owns the embedder, the chunk store and the catalog for one data folder."""
+    """The ingest pipeline of one data folder; it writes through the folder's :class:`Corpus`."""
 
     def __init__(
         self,
@@ -92,18 +95,29 @@ class Ingestor:
         embedder: Embedder | None = None,
         store: ChunkStore | None = None,
         catalog: Catalog | None = None,
+        *,
+        corpus: Corpus | None = None,
     ) -> None:
         self.settings = settings
-        self.catalog = catalog or Catalog(settings.catalog_path)
+        self.corpus = corpus or Corpus(settings, store, catalog)
         self.embedder = embedder or make_embedder(settings, self.catalog.get_meta(EMBED_BACKEND_KEY))
-        self.store = store or ChunkStore(settings)
         self._chunker: Chunker | None = None
+
+    @property
+    def catalog(self) -> Catalog:
+        """The corpus's catalog."""
+        return self.corpus.catalog
+
+    @property
+    def store(self) -> ChunkStore:
+        """The corpus's chunk store."""
+        return self.corpus.store
 
     @property
     def chunker(self) -> Chunker:
         """Chunker sized with the embedding model's own tokenizer."""
         if self._chunker is None:
-            tokenizer = self.embedder.tokenizer
+            tokenizer = self.embedder.counting_tokenizer  # not the embedding path's instance
             self._chunker = Chunker(
                 lambda text: tokenizer.encode(text, add_special_tokens=False, verbose=False),
                 chunk_tokens=self.settings.chunk_tokens,
@@ -113,47 +127,16 @@ class Ingestor:
 
     def recover(self) -> int:
         """Remove the chunks of articles an interrupted run left pending; returns how many."""
-        pending = self.catalog.pending()
-        for article_id in pending:
-            self._remove(article_id)
-        return len(pending)
-
-    def _remove(self, article_id: str) -> None:
-        self.catalog.set_pending(article_id)  # a crash from here on is recovered by the next run
-        self.store.delete_article(article_id)
-        self.catalog.forget(article_id)
+        return self.corpus.recover()
 
     def delete(self, article_id: str) -> bool:
-        """Remove one stored article: its chunks, its catalog row and the copies recorded of it, as
-        ``prune`` does (crash-safe: marked pending first); the BM25 index is rebuilt to match. Returns
-        False when no such article is stored."""
-        if self.catalog.source_key_of(article_id) is None:
-            return False
-        generation = self.catalog.generation()
-        try:
-            self._remove(article_id)
-        finally:
-            if self.catalog.generation() != generation:  # keep the BM25 index in step, as ingest does
-                LexicalIndex(self.settings.data_dir, self.store, self.catalog).rebuild()
-        return True
+        """Remove one stored article: its chunks, its catalog row and the copies recorded of it (crash-safe;
+        the BM25 index follows). Returns False when no such article is stored."""
+        return self.corpus.delete(article_id)
 
     def prune(self) -> list[str]:
         """Remove articles (and copies) whose source files no longer exist; returns removed article ids."""
-        removed = []
-        for source_key, _, source_path in self.catalog.copy_rows():
-            if not Path(source_path).exists():
-                self.catalog.forget_copy(source_key)
-        for row in self.catalog.rows():
-            if Path(row.source_path).exists():
-                continue
-            surviving = self.catalog.copies_of(row.id)
-            if surviving:  # another file still carries the story: it becomes the recorded source
-                keys = [k for k, a, _ in self.catalog.copy_rows() if a == row.id]
-                self.catalog.promote_copy(row.id, keys[0])
-            else:
-                self._remove(row.id)
-                removed.append(row.id)
-        return removed
+        return self.corpus.prune()[0]
 
     # --- the pipeline --------------------------------------------------------------------------------
     def ingest(
@@ -164,13 +147,22 @@ class Ingestor:
         field_map: dict[str, str] | None = None,
         prune: bool = False,
     ) -> IngestReport:
-        """Ingest files and folders; bad files are reported and skipped, good ones are stored."""
-        generation = self.catalog.generation()
-        try:
+        """Ingest files and folders; bad files are reported and skipped, good ones are stored. The whole
+        run holds the data folder's write lock; the BM25 index follows before the lock is let go."""
+        with self.corpus.writing():
             return self._ingest(paths, progress=progress, field_map=field_map, prune=prune)
-        finally:
-            if self.catalog.generation() != generation:  # keep the BM25 index in step (also after errors)
-                LexicalIndex(self.settings.data_dir, self.store, self.catalog).rebuild()
+
+    def _absolutize(self, files: list[Path]) -> None:
+        """Sources that older versions recorded relative to the working folder, and that name a file
+        being ingested now, are recorded under that file's absolute path (the rest stay unchecked)."""
+        relative = self.catalog.relative_paths()
+        if not relative:
+            return
+        wanted = {str(f) for f in files}
+        for old in relative:
+            new = str(absolute_path(Path(old)))
+            if new in wanted:
+                self.catalog.absolutize(old, new)
 
     def _ingest(
         self, paths: Iterable[str | Path], *, progress: bool, field_map: dict[str, str] | None, prune: bool
@@ -178,9 +170,13 @@ class Ingestor:
         report = IngestReport(recovered=self.recover())
         if self.catalog.get_meta(EMBED_BACKEND_KEY) is None or self.catalog.stats().articles == 0:
             self.catalog.set_meta(EMBED_BACKEND_KEY, self.embedder.backend)  # questions follow it (auto)
-        if prune:
-            report.pruned = self.prune()
         found = find_files(paths)
+        self._absolutize(found.files)
+        if prune:
+            report.pruned, unchecked = self.corpus.prune()
+            if unchecked:
+                report.warnings.append(("--prune", f"{unchecked} source(s) recorded as relative paths by an "
+                                        "older version were not checked (ingest them again to record them)"))  # fmt: skip
         report.failed += [(str(p), "no such file or folder") for p in found.missing]
         report.failed += [
             (str(p), f"unsupported file type '{p.suffix or '(none)'}' (supported: .txt .md .html .htm "
@@ -208,11 +204,25 @@ class Ingestor:
                     if sum(len(p.chunks or []) for p in batch) >= self.settings.write_batch_chunks:
                         self._write_batch(batch, copies, report, chunks_bar)
                         batch, batch_ids, copies = [], set(), []
+                self._reconcile(result, parsed, report, near)
             self._write_batch(batch, copies, report, chunks_bar)
         finally:
             files_bar.close()
             chunks_bar.close()
         return report
+
+    def _reconcile(
+        self, result: LoadResult, parsed: list[_Parsed], report: IngestReport, near: NearDuplicateIndex
+    ) -> None:
+        """After a file is read whole: what it no longer holds leaves the index (an edited JSONL or CSV
+        loses the records taken out of it). Not when some of its records could not be read: those
+        might be the missing ones, and nothing is dropped on bad input."""
+        if result.skipped:
+            return
+        keys = {p.article.source_key for p in parsed}
+        for article_id in self.corpus.reconcile(str(result.path), keys):
+            near.remove(article_id)
+            report.removed.append(article_id)
 
     def _read(
         self, files: list[Path], field_map: dict[str, str] | None
@@ -282,7 +292,7 @@ class Ingestor:
         if previous and previous != article.id:
             report.replaced.append(previous)
             near.remove(previous)
-            self._remove(previous)
+            self.corpus.remove(previous)
         minhash = from_bytes(item.signature_bytes)
         original = near.find(minhash)
         if original is not None:

@@ -1,15 +1,25 @@
 """The lexical (BM25) index beside the dense one: news questions are full of names that exact words find.
 
-``bm25s`` over the same chunk texts as Chroma (title included), persisted in ``<data>/bm25``. It is
-rebuilt from the chunk store whenever the catalog's generation moved (after every ingest, replace or
-prune, and after a crash between the two), written to a temporary folder and swapped in atomically.
+``bm25s`` over the same chunk texts as Chroma (title included), persisted in ``<data>/bm25``. Each build
+goes into a folder of its own (``bm25/g<generation>-<random>``, written under a temporary name first) and
+is published by atomically replacing the pointer file ``bm25/current.json``; readers follow the pointer,
+so they see the old index or the new one, never a mix. Builds happen only under the data folder's write
+lock (see :mod:`index.corpus`): a writer rebuilds before it lets go; a reader that finds the index behind
+the catalog (after a crash between the two) rebuilds only if it can take the lock at once, and otherwise
+keeps reading the index it has until the writer publishes the next one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
+import tempfile
 import threading
+import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,9 +29,10 @@ from index.catalog import Catalog
 from index.store import ChunkStore
 
 _FOLDER = "bm25"
+_POINTER = "current.json"
 _STAMP = "stamp.json"
 _CHUNKS = "chunks.json"
-_PAGE = 5000
+_KEEP = 2  # builds kept: the current one and the one before (a reader may still be loading it)
 
 
 def tokenize(texts: list[str]):  # noqa: ANN201 - bm25s.tokenization.Tokenized
@@ -40,67 +51,132 @@ class LexicalHit:
 
 
 class LexicalIndex:
-    """BM25 over all stored chunks, kept in step with the catalog generation."""
+    """BM25 over all stored chunks, kept in step with the catalog generation.
 
-    def __init__(self, data_dir: Path, store: ChunkStore, catalog: Catalog) -> None:
-        self.folder = data_dir / _FOLDER
+    ``try_lock`` returns a context manager that holds the data folder's write lock, or None when another
+    writer holds it (readers then keep the index they have)."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        store: ChunkStore,
+        catalog: Catalog,
+        try_lock: Callable[[], AbstractContextManager[None] | None] | None = None,
+    ) -> None:
+        self.root = data_dir / _FOLDER
         self.store = store
         self.catalog = catalog
+        self._try_lock = try_lock or (lambda: contextlib.nullcontext())
         self._lock = threading.Lock()
-        self._loaded_generation: int | None = None
+        self._loaded: tuple[int, str] | None = None  # (generation, folder) in memory
         self._retriever = None
         self._ids: list[str] = []
         self._days = np.zeros(0, dtype=np.int64)
         self._outlets: list[str] = []
 
-    def _stamp(self) -> int | None:
+    def _current(self) -> tuple[int, Path] | None:
+        """(generation, folder) of the published build, if any."""
         try:
-            return json.loads((self.folder / _STAMP).read_text())["generation"]
-        except (OSError, ValueError, KeyError):
+            pointer = json.loads((self.root / _POINTER).read_text())
+            folder = self.root / pointer["folder"]
+            return int(json.loads((folder / _STAMP).read_text())["generation"]), folder
+        except (OSError, ValueError, KeyError, TypeError):
             return None
 
+    @property
+    def generation(self) -> int | None:
+        """The catalog generation the published build reflects (None: no build yet)."""
+        current = self._current()
+        return None if current is None else current[0]
+
     def rebuild(self) -> None:
-        """Build the index from the chunk store and swap it in."""
+        """Build the index from the chunk store and publish it. Call with the write lock held."""
         import bm25s
 
         generation = self.catalog.generation()
         ids, documents, metadatas = self.store.all_chunks()
         texts = [f"{m.get('title', '')}\n{d}" for d, m in zip(documents, metadatas, strict=True)]
-        tmp = self.folder.with_name(_FOLDER + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        if ids:
-            retriever = bm25s.BM25()
-            retriever.index(tokenize(texts), show_progress=False)
-            retriever.save(str(tmp), show_progress=False)
-        chunks = {
-            "ids": ids,
-            "days": [int(m.get("published_day") or 0) for m in metadatas],
-            "outlets": [str(m.get("outlet") or "") for m in metadatas],
-        }
-        (tmp / _CHUNKS).write_text(json.dumps(chunks))
-        (tmp / _STAMP).write_text(json.dumps({"generation": generation, "chunks": len(ids)}))
-        old = self.folder.with_name(_FOLDER + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if self.folder.exists():
-            self.folder.rename(old)
-        tmp.rename(self.folder)
-        shutil.rmtree(old, ignore_errors=True)
-        self._loaded_generation = None
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=self.root))
+        try:
+            if ids:
+                retriever = bm25s.BM25()
+                retriever.index(tokenize(texts), show_progress=False)
+                retriever.save(str(tmp), show_progress=False)
+            chunks = {
+                "ids": ids,
+                "days": [int(m.get("published_day") or 0) for m in metadatas],
+                "outlets": [str(m.get("outlet") or "") for m in metadatas],
+            }
+            (tmp / _CHUNKS).write_text(json.dumps(chunks))
+            (tmp / _STAMP).write_text(json.dumps({"generation": generation, "chunks": len(ids)}))
+            name = f"g{generation}-{uuid.uuid4().hex[:8]}"
+            tmp.rename(self.root / name)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        pointer = self.root / f".{_POINTER}.{uuid.uuid4().hex[:8]}"
+        pointer.write_text(json.dumps({"folder": name}))
+        os.replace(pointer, self.root / _POINTER)  # the switch: atomic
+        self._prune_builds(keep=name)
+
+    def _prune_builds(self, keep: str) -> None:
+        """Remove old builds (all but the newest ``_KEEP``), leftovers of interrupted builds, and the
+        files of the single-folder layout of earlier versions."""
+        builds = sorted(
+            (p for p in self.root.iterdir() if p.is_dir() and p.name.startswith("g")),
+            key=lambda p: p.stat().st_mtime,
+            reverse=True,
+        )
+        old = [p for p in builds[_KEEP:] if p.name != keep]
+        old += [p for p in self.root.iterdir() if p.name.startswith(".build-") or p.is_file()]
+        for path in old:
+            if path.name == _POINTER:
+                continue
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
 
     def _ensure(self) -> None:
         generation = self.catalog.generation()
-        if self._loaded_generation == generation:
+        if self._loaded is not None and self._loaded[0] == generation:
             return
-        if self._stamp() != generation:
-            self.rebuild()
+        current = self._current()
+        if current is None or current[0] != generation:
+            lock = self._try_lock()
+            if lock is not None:  # nobody is writing: bring the index up to date now
+                with lock:
+                    current = self._current()
+                    if current is None or current[0] != self.catalog.generation():
+                        self.rebuild()
+                        current = self._current()
+        if current is None:  # never built, and a writer is at work: BM25 finds nothing for now
+            self._ids, self._outlets, self._retriever = [], [], None
+            self._days = np.zeros(0, dtype=np.int64)
+            self._loaded = None
+            return
+        if self._loaded is not None and self._loaded[1] == current[1].name:
+            return
+        self._load(*current)
+
+    def _load(self, generation: int, folder: Path) -> None:
         import bm25s
 
-        chunks = json.loads((self.folder / _CHUNKS).read_text())
+        for attempt in range(3):  # a build may be removed between reading the pointer and loading it
+            try:
+                chunks = json.loads((folder / _CHUNKS).read_text())
+                retriever = bm25s.BM25.load(str(folder), show_progress=False) if chunks["ids"] else None
+                break
+            except (OSError, ValueError):
+                current = self._current()
+                if attempt == 2 or current is None:
+                    raise
+                generation, folder = current
         self._ids, self._outlets = chunks["ids"], chunks["outlets"]
         self._days = np.asarray(chunks["days"], dtype=np.int64)
-        self._retriever = bm25s.BM25.load(str(self.folder), show_progress=False) if self._ids else None
-        self._loaded_generation = generation
+        self._retriever = retriever
+        self._loaded = (generation, folder.name)
 
     def _mask(self, since_day: int | None, until_day: int | None, outlets: list[str] | None) -> np.ndarray:
         """Which chunks pass the date / outlet filters (an undated chunk fails any ``until``)."""

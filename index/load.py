@@ -5,6 +5,7 @@ Every problem is reported per file (``LoadResult.error``) and never stops the ba
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ class LoadResult:
     articles: list[Article] = field(default_factory=list)
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
+    skipped: int = 0  # records of the file that could not be read
 
 
 @dataclass
@@ -33,12 +35,19 @@ class FileList:
     unsupported: list[Path] = field(default_factory=list)
 
 
+def absolute_path(path: Path) -> Path:
+    """``path`` made absolute, its folders resolved (symbolic links followed), its own name kept: the
+    stored source of an article does not depend on the working folder, and a linked file stays itself."""
+    return Path(os.path.abspath(path)).parent.resolve() / Path(os.path.abspath(path)).name
+
+
 def _visible(path: Path, root: Path) -> bool:
     return not any(part.startswith(".") for part in path.relative_to(root).parts)
 
 
 def find_files(paths: Iterable[str | Path]) -> FileList:
-    """Expand files and folders (recursively) into a sorted list of supported article files.
+    """Expand files and folders (recursively) into a sorted list of supported article files, as
+    absolute paths (see ``absolute_path``).
 
     A file named explicitly with an unsupported type is listed in ``unsupported``; inside folders, such
     files (and hidden files) are passed over silently. Broken symbolic links are kept, to be reported.
@@ -62,10 +71,10 @@ def find_files(paths: Iterable[str | Path]) -> FileList:
             found.missing.append(path)
             continue
         for candidate in candidates:
-            key = candidate.absolute()
+            key = absolute_path(candidate)
             if key not in seen:
                 seen.add(key)
-                found.files.append(candidate)
+                found.files.append(key)
     return found
 
 
@@ -80,6 +89,7 @@ def load_file(path: Path, field_map: dict[str, str] | None = None) -> LoadResult
     except (OSError, EOFError) as exc:  # unreadable, or a truncated .gz
         result.error = f"cannot read file: {getattr(exc, 'strerror', None) or exc}"
     result.warnings = report.warnings
+    result.skipped = report.skipped_records
     return result
 
 

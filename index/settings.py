@@ -46,7 +46,9 @@ class Settings(BaseSettings):
     )
     openai_base_url: str | None = Field(None, description="Base URL of an OpenAI-compatible server.")
     openai_model: str | None = Field(None, description="Model name to request from that server.")
-    openai_api_key: str | None = Field(None, description="API key for that server.")
+    openai_api_key: SecretStr | None = Field(
+        None, description="API key for that server (a secret: never shown or logged)."
+    )
     llm_attempts: int = Field(
         4, ge=1, le=10, description="Tries per LLM request when the server is unreachable or answers 5xx/429."
     )
@@ -66,6 +68,9 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(20, ge=0, description="Tokens of overlap between chunks.")
     near_dup_threshold: float = Field(
         0.8, gt=0, le=1, description="Estimated Jaccard similarity (word 5-shingles) that folds a near-copy."
+    )
+    write_wait: float = Field(
+        600, ge=0, description="Seconds a write waits for another process writing to the same data folder."
     )
     write_batch_chunks: int = Field(512, ge=1, description="Chunks embedded and committed per ingest step.")
     embed_backend: Literal["auto", "fp32", "onnx", "bf16", "int8"] = Field(

@@ -130,6 +130,22 @@ class StoredChunk:
     score: float
 
 
+_EPOCHS: dict[str, int] = {}  # embedded store folder -> times this process reopened it (see ``reopen``)
+_EPOCHS_LOCK = threading.Lock()
+
+
+def _reopen_embedded(folder: str) -> None:
+    """Drop this process's cached Chroma system for ``folder``, so every store object of the folder opens
+    it again on next use. An embedded Chroma keeps its vector index in memory and does not see vectors
+    another process added since it was opened (``count`` and ``get`` do, ``query`` does not); a system
+    opened again catches up from the store's log. The old system is left to threads still using it."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    with _EPOCHS_LOCK:
+        SharedSystemClient._identifier_to_system.pop(folder, None)  # noqa: SLF001 - no public way
+        _EPOCHS[folder] = _EPOCHS.get(folder, 0) + 1
+
+
 class ChunkStore:
     """Add, delete and search chunks in one Chroma collection (cosine space)."""
 
@@ -142,6 +158,7 @@ class ChunkStore:
         self._client: ClientAPI | None = None
         self._collection: Any = None
         self._vector_store: ChromaVectorStore | None = None
+        self._epoch = 0
         if self.host is None:  # embedded: open now; a server is reached on first use (and again later)
             self._connect()
 
@@ -152,11 +169,25 @@ class ChunkStore:
             return f"Chroma server {self.host}:{self.port}, collection {self.collection_name}"
         return f"embedded Chroma in {self.settings.chroma_dir}, collection {self.collection_name}"
 
+    @property
+    def _folder(self) -> str:
+        return str(self.settings.chroma_dir)
+
+    def reopen(self) -> None:
+        """Open the embedded store again (it then sees what other processes wrote); nothing in server
+        mode, where the server is the one copy."""
+        if self.host is None:
+            _reopen_embedded(self._folder)
+
+    def _stale(self) -> bool:
+        return self.host is None and self._epoch != _EPOCHS.get(self._folder, 0)
+
     def _connect(self) -> None:
         with self._lock:
-            if self._collection is not None:
+            if self._collection is not None and not self._stale():
                 return
             if self.host is None:
+                self._epoch = _EPOCHS.get(self._folder, 0)
                 self.settings.chroma_dir.mkdir(parents=True, exist_ok=True)
                 client = chromadb.PersistentClient(
                     path=str(self.settings.chroma_dir),
@@ -178,7 +209,7 @@ class ChunkStore:
     @property
     def client(self) -> ClientAPI:
         """The Chroma client (connected on first use in server mode)."""
-        if self._client is None:
+        if self._client is None or self._stale():
             self._connect()
         assert self._client is not None
         return self._client
@@ -187,14 +218,14 @@ class ChunkStore:
     def collection(self) -> Any:
         """The chromadb ``Collection`` (in server mode wrapped so that lost connections raise
         ``StoreUnavailable``); connected on first use in server mode."""
-        if self._collection is None:
+        if self._collection is None or self._stale():
             self._connect()
         return self._collection
 
     @property
     def vector_store(self) -> ChromaVectorStore:
         """llama-index's view of the same collection."""
-        if self._vector_store is None:
+        if self._vector_store is None or self._stale():
             self._connect()
         assert self._vector_store is not None
         return self._vector_store
@@ -227,6 +258,25 @@ class ChunkStore:
     def delete_article(self, article_id: str) -> None:
         """Remove every chunk of one article."""
         self.collection.delete(where={"article_id": article_id})
+
+    def get_chunks(self, ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any], Any]]:
+        """{id: (text, metadata, embedding)} of the stored chunks among ``ids`` (missing ids are left out)."""
+        if not ids:
+            return {}
+        got = self.collection.get(ids=list(ids), include=["documents", "metadatas", "embeddings"])
+        return {
+            i: (doc, meta, emb)
+            for i, doc, meta, emb in zip(
+                got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True
+            )
+        }
+
+    def update_article_metadata(self, article_id: str, fields: dict[str, Any]) -> int:
+        """Set ``fields`` in the metadata of every chunk of one article; returns how many chunks."""
+        got = self.collection.get(where={"article_id": article_id}, include=["metadatas"])
+        if got["ids"]:
+            self.collection.update(ids=got["ids"], metadatas=[{**m, **fields} for m in got["metadatas"]])
+        return len(got["ids"])
 
     def all_chunks(self, page: int = 5000) -> tuple[list[str], list[str], list[dict[str, Any]]]:
         """(ids, texts, metadatas) of every chunk, read in pages (Chroma refuses very large single reads)."""

@@ -12,16 +12,15 @@ from typing import Any, Literal
 
 from llama_index.core.vector_stores.types import MetadataFilters
 
-from index.catalog import Catalog
+from index.corpus import Corpus
 from index.embed import make_embedder
 from index.ingest import EMBED_BACKEND_KEY, Ingestor
-from index.lexical import LexicalIndex
 from index.settings import Settings
-from index.store import ChunkStore
 from qa.abstain import weak_evidence
 from qa.cite import check_citations, is_abstention
 from qa.conflict import conflict_note, find_conflicts
 from qa.context import condense
+from qa.dates import to_date, to_iso
 from qa.llm import LLM, get_llm
 from qa.models import Answer, Passage, Timings
 from qa.prompt import NOT_COVERED, build_messages, rewrite_messages, with_choices
@@ -35,10 +34,6 @@ Style = Literal["normal", "short"]
 
 TIME_SLACK_DAYS = 3
 _YEAR_ONLY = re.compile(r"^(?:(?:in|during|since|until|before)\s+)?(?:the\s+year\s+)?\d{4}$", re.IGNORECASE)
-
-
-def _iso(value: date | str | None) -> str | None:
-    return value.isoformat() if isinstance(value, date) else value
 
 
 @dataclass
@@ -63,10 +58,11 @@ class Engine:
 
     def __init__(self, settings: Settings | None = None, llm: LLM | None = None) -> None:
         self.settings = settings or Settings()
-        self.catalog = Catalog(self.settings.catalog_path)
+        self.corpus = Corpus(self.settings)
+        self.catalog = self.corpus.catalog
+        self.store = self.corpus.store
+        self.lexical = self.corpus.lexical
         self.embedder = make_embedder(self.settings, self.catalog.get_meta(EMBED_BACKEND_KEY))
-        self.store = ChunkStore(self.settings)
-        self.lexical = LexicalIndex(self.settings.data_dir, self.store, self.catalog)
         self.retriever = Retriever(self.embedder, self.store, self.lexical)
         self._llm = llm
 
@@ -83,8 +79,9 @@ class Engine:
         _ = self.llm
 
     def ingestor(self) -> Ingestor:
-        """An ingestor sharing this engine's model, store and catalog."""
-        return Ingestor(self.settings, self.embedder, self.store, self.catalog)
+        """An ingestor sharing this engine's model and corpus (so its writes and this engine's reads use
+        the same objects and the same write lock)."""
+        return Ingestor(self.settings, self.embedder, corpus=self.corpus)
 
     def rewrite(self, question: str, history: History) -> str:
         """A follow-up question made standalone with the conversation (the LLM rewrites it)."""
@@ -106,16 +103,16 @@ class Engine:
         if isinstance(filters, MetadataFilters):
             return Search(question, filters)
         merged: dict[str, Any] = {
-            k: _iso(v) if k in ("since", "until") else v
+            k: to_iso(v, f"filters[{k!r}]") if k in ("since", "until") else v
             for k, v in (filters or {}).items()
             if v not in (None, "", [])
         }
-        merged.update({k: _iso(v) for k, v in (("since", since), ("until", until)) if v})
+        merged.update({k: to_iso(v, k) for k, v in (("since", since), ("until", until)) if v})
         if outlets:
             merged["outlet"] = [outlets] if isinstance(outlets, str) else list(outlets)
         search = Search(question, merged)
         if as_of is not None:
-            merged["until"] = min(filter(None, [_iso(merged.get("until")), as_of.isoformat()]))
+            merged["until"] = min(filter(None, [merged.get("until"), as_of.isoformat()]))
             span = resolve_time(question, as_of)
             if span is not None:
                 search.query = strip_time(question, span) or question
@@ -147,7 +144,7 @@ class Engine:
         top_k: int | None = None,
         filters: Filters = None,
         history: History | None = None,
-        as_of: date | None = None,
+        as_of: date | str | None = None,
         since: date | str | None = None,
         until: date | str | None = None,
         outlets: list[str] | str | None = None,
@@ -158,7 +155,8 @@ class Engine:
     ) -> Iterator[str | Answer]:
         """Yield answer text pieces as the model writes them, then the finished ``Answer``.
 
-        ``as_of`` (default today) anchors "this week", "yesterday", "in December" and excludes later
+        Dates (``as_of``, ``since``, ``until``) are ``date``s, ``datetime``s or ISO strings; a malformed one
+        raises ``ValueError`` naming the argument. ``as_of`` (default today) anchors "this week", "yesterday", "in December" and excludes later
         articles; ``since`` / ``until`` / ``outlets`` narrow the search; ``style="short"`` asks for the
         answer in as few words as possible (still cited); ``history`` holds earlier (question, answer)
         pairs, and a follow-up is first rewritten into a standalone question. ``choices`` (a quiz's
@@ -169,7 +167,9 @@ class Engine:
         """
         start = time.perf_counter()
         elapsed = lambda: (time.perf_counter() - start) * 1000  # noqa: E731
-        as_of = as_of or date.today()
+        as_of = to_date(as_of, "as_of") or date.today()
+        since, until = to_iso(since, "since"), to_iso(until, "until")
+        self.corpus.sync()  # see what other processes wrote since the last question
         rewritten = self.rewrite(question, history) if history else None
         asked = rewritten or question
         search = self.search_filters(asked, filters, as_of, since, until, outlets)

@@ -11,6 +11,7 @@ from functools import cache
 from pathlib import Path
 
 from qa.models import Citation, Passage
+from qa.prompt import NOT_COVERED
 
 _MARKER_RE = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _WORD_RE = re.compile(r"[A-Za-z0-9]+")
@@ -53,9 +54,14 @@ def best_quote(claim: str, passage_text: str) -> str:
     return max(sentences, key=lambda s: len(words & content_words(s)) / (1 + 0.01 * len(s)))
 
 
+def _bare(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z]+", " ", _MARKER_RE.sub(" ", text.lower())).split())
+
+
 def is_abstention(text: str) -> bool:
-    """Whether the model said the articles do not cover the question."""
-    return "do not cover" in text.lower() or "does not cover" in text.lower()
+    """Whether the answer is the not-covered reply itself (letter case, spacing, punctuation and stray
+    citation marks aside). An answer that merely says something "does not cover" a case is an answer."""
+    return _bare(text) == _bare(NOT_COVERED)
 
 
 def _support(words: set[str], passage: Passage) -> float:

@@ -107,17 +107,17 @@ def ask(
 ) -> None:
     """Answer QUESTION from the indexed articles, streaming, then list the cited sources."""
     from qa.answer import Engine
+    from qa.dates import to_date
     from qa.llm import LLMError
     from qa.models import Answer
 
+    for value, hint in ((since, "--since"), (until, "--until"), (as_of, "--as-of")):
+        try:
+            to_date(value, hint)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc).split(": ", 1)[1], param_hint=hint) from exc
     engine = Engine(_settings(ctx))
-    from datetime import date
-
-    try:
-        when = date.fromisoformat(as_of) if as_of else None
-    except ValueError as exc:
-        raise click.BadParameter(f"{as_of!r} is not a YYYY-MM-DD date", param_hint="--as-of") from exc
-    options = {"since": since, "until": until, "outlets": list(outlets), "as_of": when}
+    options = {"since": since, "until": until, "outlets": list(outlets), "as_of": as_of}
     streamed: list[str] = []
     try:
         for item in engine.stream(question, top_k=top_k, style="short" if short else "normal", **options):
@@ -150,11 +150,12 @@ def ask(
 @cli.command()
 @click.option("--host", default=None, help="Address to bind (default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default 7860).")
-def serve(host: str | None, port: int | None) -> None:
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Start the chat in the browser (ingests the sample corpus if the index is empty)."""
     import app
 
-    app.main(host=host, port=port)
+    app.main(host=host, port=port, settings=_settings(ctx))
 
 
 @cli.command()
@@ -229,9 +230,16 @@ def model_server(ctx: click.Context, model_path: Path | None, host: str, port: i
 
     import xllamacpp
 
+    from qa.hosts import is_loopback
     from qa.model_files import ensure_model
 
     settings = _settings(ctx)
+    if not is_loopback(host):
+        click.echo(
+            f"warning: serving the model on {host} with no API key: anyone who can reach this port can "
+            "use it (keep the default 127.0.0.1, or put it behind a proxy that checks a key)",
+            err=True,
+        )
     params = xllamacpp.CommonParams()
     params.model.path = str(model_path or ensure_model(settings.model_dir))
     params.n_ctx = settings.n_ctx

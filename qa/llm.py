@@ -229,11 +229,12 @@ def get_llm(settings: Settings) -> LLM:
                 f"NEWSQA_LLM=openai needs {' and '.join(missing)} "
                 "(e.g. NEWSQA_OPENAI_BASE_URL=http://127.0.0.1:8000/v1 NEWSQA_OPENAI_MODEL=my-model)."
             )
-        key = ("openai", settings.openai_base_url, settings.openai_model, settings.openai_api_key)
+        api_key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+        key = ("openai", settings.openai_base_url, settings.openai_model, api_key)
         factory = lambda: OpenAICompatibleLLM(  # noqa: E731
             settings.openai_base_url,
             settings.openai_model,
-            settings.openai_api_key,
+            api_key,
             **retry_options(settings),
         )
     else:

@@ -6,15 +6,15 @@ so the abstention threshold means the same thing whichever retriever found the p
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from llama_index.core.vector_stores.types import FilterOperator, MetadataFilter, MetadataFilters
 
 from index.embed import Embedder
 from index.lexical import LexicalIndex
-from index.store import ChunkStore
 from qa.models import Passage
 
 Mode = Literal["hybrid", "dense", "lexical"]
@@ -84,10 +84,22 @@ class _Candidate:
     fused: float = 0.0
 
 
-class Retriever:
-    """Hybrid retrieval over the chunk store and its BM25 index."""
+class ChunkSource(Protocol):
+    """What retrieval needs of a chunk store (``index.store.ChunkStore`` is one)."""
 
-    def __init__(self, embedder: Embedder, store: ChunkStore, lexical: LexicalIndex | None = None) -> None:
+    def search(self, embedding: list[float], k: int, filters: MetadataFilters | None = None) -> list[Any]:
+        """The ``k`` nearest chunks (objects with ``id``), best first."""
+        ...
+
+    def get_chunks(self, ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any], Any]]:
+        """{id: (text, metadata, embedding)} of the stored chunks among ``ids``."""
+        ...
+
+
+class Retriever:
+    """Hybrid retrieval over a chunk source and its BM25 index."""
+
+    def __init__(self, embedder: Embedder, store: ChunkSource, lexical: LexicalIndex | None = None) -> None:
         self.embedder = embedder
         self.store = store
         self.lexical = lexical
@@ -126,13 +138,7 @@ class Retriever:
                 self._vote(fused, question, query_vector, pool, filters, mode, open_weight)
         if not fused:
             return []
-        got = self.store.collection.get(ids=list(fused), include=["documents", "metadatas", "embeddings"])
-        by_id = {
-            i: (doc, meta, emb)
-            for i, doc, meta, emb in zip(
-                got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True
-            )
-        }
+        by_id = self.store.get_chunks(list(fused))
         if boost:
             low, high = day_number(boost[0]), day_number(boost[1])
             for candidate in fused.values():

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from qa.dates import to_date
 from qa.ui.safe import one_line
 
 MAX_TOP_K = 20
@@ -57,19 +58,12 @@ class SearchOptions:
 def parse_day(value: Any, what: str) -> date | None:
     """A date from a form value (``YYYY-MM-DD``, a ``YYYY-MM-DD hh:mm:ss`` string, a datetime or a
     timestamp); None when empty. Raises :class:`FilterError` naming ``what`` otherwise."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, int | float):
+    if isinstance(value, int | float) and not isinstance(value, bool):
         return datetime.fromtimestamp(value).date()
-    text = str(value).strip()
     try:
-        return date.fromisoformat(text[:10])
-    except ValueError:
-        raise FilterError(f"{what}: {text[:40]!r} is not a date; use YYYY-MM-DD, e.g. 2021-12-31") from None
+        return to_date(value, what)
+    except ValueError as exc:
+        raise FilterError(str(exc)) from None
 
 
 def read_options(

@@ -6,6 +6,7 @@ Nothing here depends on Gradio; ``app.py`` wires it to the page.
 
 from __future__ import annotations
 
+import filecmp
 import re
 import shutil
 from collections import Counter
@@ -89,19 +90,24 @@ def check_uploads(paths: Iterable[str | Path], max_mb: float) -> tuple[list[Path
     return accepted, refused
 
 
+def _same_bytes(a: Path, b: Path) -> bool:
+    return a.stat().st_size == b.stat().st_size and filecmp.cmp(a, b, shallow=False)
+
+
 def stage_uploads(paths: Iterable[Path], folder: Path) -> dict[Path, str]:
-    """Copy uploaded files into ``folder``; returns {copy: name as uploaded}. A file with the name of an
-    earlier upload replaces it (its articles are then replaced, as for an edited file on disk)."""
+    """Copy uploaded files into ``folder``; returns {copy: name as uploaded}. An upload never replaces
+    another file: one with the name of an earlier, different upload (another user's, say) is kept beside
+    it under a numbered name; the very same file uploaded again is the same file."""
     staged: dict[Path, str] = {}
     for path in paths:
         name = safe_name(path.name)
-        target = folder / name
-        n = 2
-        while target in staged:  # two files of the same name in one batch: keep both
-            stem, dot, rest = name.partition(".")
+        stem, dot, rest = name.partition(".")
+        target, n = folder / name, 2
+        while target in staged or (target.exists() and not _same_bytes(path, target)):
             target = folder / f"{stem}-{n}{dot}{rest}"
             n += 1
-        shutil.copyfile(path, target)
+        if not target.exists():
+            shutil.copyfile(path, target)
         staged[target] = path.name
     return staged
 
@@ -145,8 +151,9 @@ def ingest_uploads(ingestor: Ingestor, paths: Iterable[str | Path], *, progress:
     accepted, refused = check_uploads(paths, ingestor.settings.upload_max_mb)
     if not accepted:
         return refused, None
-    staged = stage_uploads(accepted, uploads_dir(ingestor.settings))
-    report = ingestor.ingest(list(staged), progress=progress)
+    with ingestor.corpus.writing():  # staging too: two uploads of one name never pick the same file
+        staged = stage_uploads(accepted, uploads_dir(ingestor.settings))
+        report = ingestor.ingest(list(staged), progress=progress)
     return refused + file_results(staged, report), report
 
 
