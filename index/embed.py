@@ -201,15 +201,21 @@ def resolve_backend(requested: str, stored: str | None = None) -> str:
 
 def make_embedder(settings: Settings, stored: str | None = None) -> Embedder:
     """The embedder for ``settings.embed_backend`` (``auto`` → the index's own ``stored`` backend or the
-    default), with ``embed_batch_size``; ONNX models are exported into ``data_dir/models`` on first use."""
+    default), with ``embed_batch_size``. ONNX models are exported on first use: the fp32 one once per
+    machine into ``model_dir`` (its vectors equal torch's to ~1e-6, so any index may share it; an index
+    that has its own copy in ``data_dir/models`` from earlier versions keeps using it), the int8 one into
+    ``data_dir/models``, beside the index whose vectors came from it."""
     backend = resolve_backend(settings.embed_backend, stored)
     if backend == "fp32":
         return Embedder(batch_size=settings.embed_batch_size)
     if backend == "bf16":
         return Bf16Embedder(batch_size=settings.embed_batch_size)
     if backend in ("onnx", "int8"):
-        from index.embed_onnx import OnnxFp32Embedder, OnnxInt8Embedder
+        from index.embed_onnx import FP32_MODEL_FILE, OnnxFp32Embedder, OnnxInt8Embedder
 
-        cls = OnnxFp32Embedder if backend == "onnx" else OnnxInt8Embedder
-        return cls(settings.data_dir / "models", batch_size=settings.embed_batch_size)
+        own = settings.data_dir / "models"
+        if backend == "int8":
+            return OnnxInt8Embedder(own, batch_size=settings.embed_batch_size)
+        folder = own if (own / FP32_MODEL_FILE).exists() else settings.model_dir
+        return OnnxFp32Embedder(folder, batch_size=settings.embed_batch_size)
     raise ValueError(f"unknown embed_backend {backend!r} (auto, fp32, onnx, bf16 or int8)")

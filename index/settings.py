@@ -95,6 +95,14 @@ class Settings(BaseSettings):
         None, description="A Chroma server's host: store chunks there instead of the embedded store."
     )
     chroma_port: int = Field(8000, ge=1, le=65535, description="That Chroma server's HTTP port.")
+    chroma_token: SecretStr | None = Field(
+        None,
+        description="Token sent to that server as 'Authorization: Bearer <token>' (a secret: never shown).",
+    )
+    chroma_ssl: bool = Field(False, description="Talk to that server over https (TLS).")
+    chroma_ca_file: Path | None = Field(
+        None, description="CA certificate(s) that sign the server's TLS certificate (default: the system's)."
+    )
     chroma_collection: str = Field(
         "newsqa",
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]$",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import math
 import threading
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ import httpx
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings as ChromaSettings
+from chromadb.errors import AuthorizationError, ChromaAuthError
 from llama_index.core.schema import TextNode
 from llama_index.core.vector_stores.types import MetadataFilters, VectorStoreQuery
 from llama_index.vector_stores.chroma import ChromaVectorStore
@@ -40,6 +42,27 @@ class StoreUnavailable(StoreError):
     """The Chroma server could not be reached, or went away in the middle of an operation."""
 
 
+class StoreAccessDenied(StoreError):
+    """The Chroma server (or the proxy in front of it) refused newsqa's token."""
+
+
+def _denied(exc: BaseException) -> bool:
+    """Whether a client error is the server saying no to our credentials (HTTP 401 / 403)."""
+    if isinstance(exc, AuthorizationError | ChromaAuthError):
+        return True
+    if isinstance(exc, httpx.HTTPStatusError):
+        return exc.response.status_code in (401, 403)
+    return False
+
+
+def denied(host: str, port: int, problem: BaseException) -> StoreAccessDenied:
+    """The error for a Chroma server that refused the token, in one line, with what to check."""
+    return StoreAccessDenied(
+        f"the Chroma server at {host}:{port} refused access ({type(problem).__name__}: {problem}). "
+        "Check NEWSQA_CHROMA_TOKEN (sent as 'Authorization: Bearer <token>')."
+    )
+
+
 def unavailable(host: str, port: int, problem: BaseException | str) -> StoreUnavailable:
     """The error for a Chroma server at host:port that failed with ``problem``, with what to check."""
     if isinstance(problem, BaseException):
@@ -56,13 +79,24 @@ def unavailable(host: str, port: int, problem: BaseException | str) -> StoreUnav
     )
 
 
-def server_client(host: str, port: int) -> ClientAPI:
-    """An HTTP client of the Chroma server at host:port (telemetry off); ``StoreUnavailable`` if it does
-    not answer as a Chroma server."""
+def server_client(
+    host: str, port: int, *, token: str | None = None, ssl: bool = False, ca_file: str | None = None
+) -> ClientAPI:
+    """An HTTP(S) client of the Chroma server at host:port (telemetry off), sending ``token`` as a bearer
+    token; ``StoreUnavailable`` if it does not answer as a Chroma server, ``StoreAccessDenied`` if it
+    refuses the token."""
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    chroma = ChromaSettings(anonymized_telemetry=False, chroma_server_ssl_verify=ca_file)
     try:
-        return chromadb.HttpClient(host=host, port=port, settings=ChromaSettings(anonymized_telemetry=False))
-    except (ValueError, httpx.TransportError) as exc:  # chromadb reports a refused connection as ValueError
-        raise unavailable(host, port, exc) from exc
+        with warnings.catch_warnings():  # chromadb hands httpx the CA file as a path, which httpx deprecates
+            warnings.filterwarnings("ignore", message=".*verify=<str>.*", category=DeprecationWarning)
+            return chromadb.HttpClient(host=host, port=port, ssl=ssl, headers=headers, settings=chroma)
+    except Exception as exc:
+        if _denied(exc):
+            raise denied(host, port, exc) from exc
+        if isinstance(exc, ValueError | httpx.TransportError):  # a refused connection comes as ValueError
+            raise unavailable(host, port, exc) from exc
+        raise
 
 
 def open_collection(client: ClientAPI, name: str, where: str) -> Collection:
@@ -102,6 +136,10 @@ class GuardedCollection:
                 return value(*args, **kwargs)
             except httpx.TransportError as exc:  # refused, reset, closed mid-answer, timed out
                 raise unavailable(self._host, self._port, exc) from exc
+            except Exception as exc:
+                if _denied(exc):
+                    raise denied(self._host, self._port, exc) from exc
+                raise
 
         return call
 
@@ -166,7 +204,8 @@ class ChunkStore:
     def location(self) -> str:
         """Where the chunks live, for people: the server's host:port or the embedded store's folder."""
         if self.host is not None:
-            return f"Chroma server {self.host}:{self.port}, collection {self.collection_name}"
+            scheme = "https" if self.settings.chroma_ssl else "http"
+            return f"Chroma server {scheme}://{self.host}:{self.port}, collection {self.collection_name}"
         return f"embedded Chroma in {self.settings.chroma_dir}, collection {self.collection_name}"
 
     @property
@@ -195,12 +234,23 @@ class ChunkStore:
                 )
                 collection: Any = open_collection(client, self.collection_name, str(self.settings.chroma_dir))
             else:
-                client = server_client(self.host, self.port)
+                token = self.settings.chroma_token
+                client = server_client(
+                    self.host,
+                    self.port,
+                    token=token.get_secret_value() if token else None,
+                    ssl=self.settings.chroma_ssl,
+                    ca_file=str(self.settings.chroma_ca_file) if self.settings.chroma_ca_file else None,
+                )
                 where = f"the Chroma server at {self.host}:{self.port}"
                 try:
                     raw = open_collection(client, self.collection_name, where)
                 except httpx.TransportError as exc:  # went away between the heartbeat and now
                     raise unavailable(self.host, self.port, exc) from exc
+                except Exception as exc:
+                    if _denied(exc):
+                        raise denied(self.host, self.port, exc) from exc
+                    raise
                 collection = GuardedCollection(raw, self.host, self.port)
             self._client = client
             self._vector_store = ChromaVectorStore(chroma_collection=collection)

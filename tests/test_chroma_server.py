@@ -202,7 +202,7 @@ def test_prune_and_stats_on_the_server(
     )
     assert result.exit_code == 0, result.output
     assert "articles:    1" in result.output and f"chunks:      {kept_chunks}\n" in result.output
-    assert f"Chroma server 127.0.0.1:{server.port}, collection prune" in result.output
+    assert f"Chroma server http://127.0.0.1:{server.port}, collection prune" in result.output
 
 
 def test_migrate_an_embedded_index_to_the_server(
@@ -350,3 +350,41 @@ def test_kill_9_mid_ingest_into_the_server_converges(server: ChromaServer, tmp_p
     assert sum(r[3] for r in rows) == len(chunks)
     assert killed_state == clean_state
     assert not (killed / "chroma").exists() and not (clean / "chroma").exists()
+
+
+def test_token_and_tls_through_a_checking_proxy(
+    server: ChromaServer, embedder: Embedder, tmp_path: Path
+) -> None:
+    """A server that requires a token, over https: the right token ingests and retrieves, a wrong or
+    missing one gets a one-line error from the CLI (no traceback), and the token is never shown."""
+    from token_proxy import TokenProxy, self_signed
+
+    cert = self_signed(tmp_path)
+    with TokenProxy(server.port, "s3cret-token", cert=cert) as proxy:
+        settings = Settings(
+            data_dir=tmp_path / "data", chroma_host="127.0.0.1", chroma_port=proxy.port, chroma_collection="tls",
+            chroma_ssl=True, chroma_ca_file=cert[0], chroma_token="s3cret-token",
+        )  # fmt: skip
+        ingestor = Ingestor(settings, embedder)
+        assert len(ingestor.ingest([SAMPLE], progress=False).added) == 2
+        found = Retriever(embedder, ingestor.store, ingestor.corpus.lexical).retrieve(QUESTIONS[1], 3)
+        assert found and "Geneva" in " ".join(p.text for p in found)
+        assert raw_collection(server, "tls").count() == ingestor.store.count()  # really on the server
+        assert "s3cret-token" not in repr(settings)
+
+        env = {"NEWSQA_CHROMA_HOST": "127.0.0.1", "NEWSQA_CHROMA_PORT": str(proxy.port),
+               "NEWSQA_CHROMA_COLLECTION": "tls", "NEWSQA_CHROMA_SSL": "true",
+               "NEWSQA_CHROMA_CA_FILE": str(cert[0])}  # fmt: skip
+        for token in ("wrong-token", None):
+            run_env = {**env, "NEWSQA_CHROMA_TOKEN": token} if token else env
+            result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path / "data"), "stats"], env=run_env)
+            assert result.exit_code == 1, result.output
+            assert f"the Chroma server at 127.0.0.1:{proxy.port} refused access" in result.output
+            assert "NEWSQA_CHROMA_TOKEN" in result.output and "Traceback" not in result.output
+        assert proxy.refused >= 2
+
+        plain = CliRunner().invoke(  # https expected, the proxy speaks TLS: a plain client is turned away
+            cli, ["--data-dir", str(tmp_path / "data"), "stats"],
+            env={**env, "NEWSQA_CHROMA_SSL": "false", "NEWSQA_CHROMA_TOKEN": "s3cret-token"},
+        )  # fmt: skip
+        assert plain.exit_code == 1 and "Traceback" not in plain.output, plain.output

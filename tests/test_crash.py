@@ -106,3 +106,56 @@ def test_kill_9_mid_ingest_converges_to_the_clean_state(tmp_path: Path) -> None:
     assert len(rows) == 120 and all(r[4] == "done" for r in rows)
     assert sum(r[3] for r in rows) == len(chunks)
     assert killed_state == clean_state
+
+
+def _wait_for(data: Path, sql: str, at_least: int, proc: subprocess.Popen, limit: float = 300) -> None:
+    deadline = time.time() + limit
+    while proc.poll() is None and time.time() < deadline:
+        try:
+            with sqlite3.connect(data / "catalog.sqlite3", timeout=1) as db:
+                if db.execute(sql).fetchone()[0] >= at_least:
+                    return
+        except sqlite3.Error:
+            pass
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_kill_9_mid_replace_and_prune_converges_to_the_clean_state(tmp_path: Path) -> None:
+    corpus, extra = tmp_path / "corpus.jsonl", tmp_path / "extra"
+    _corpus(corpus, 60)
+    extra.mkdir()
+    for i in range(12):
+        (extra / f"e{i}.txt").write_text(
+            f"Title: Extra {i}\nDate: Feb 3, 2024\n\n{' '.join(WORDS[i:] * 3)}.\n"
+        )
+    killed = tmp_path / "killed"
+    cmd, env = _ingest_cmd(killed, corpus)
+    assert subprocess.run([*cmd, str(extra)], env=env, capture_output=True, timeout=600).returncode == 0
+
+    records = [json.loads(line) for line in corpus.read_text().splitlines()]
+    corpus.write_text("".join(  # every story edited (same url: a replace), the extra files gone (prune)
+        json.dumps({**r, "title": r["title"] + " (updated)", "body": r["body"] + " Updated."}) + "\n"
+        for r in records
+    ))  # fmt: skip
+    for path in extra.iterdir():
+        path.unlink()
+    updated = "SELECT COUNT(*) FROM articles WHERE status = 'done' AND title LIKE '%updated%'"
+    for at_least in (1, 20):  # kill around the prune and the first replaces, then mid-way
+        proc = subprocess.Popen(
+            [*cmd, "--prune"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        _wait_for(killed, updated, at_least, proc)
+        time.sleep(random.Random(at_least).uniform(0, 0.3))
+        assert proc.poll() is None, "ingest finished before it could be killed; use a bigger corpus"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finish = subprocess.run([*cmd, "--prune"], env=env, capture_output=True, text=True, timeout=600)
+    assert finish.returncode == 0, finish.stdout + finish.stderr
+
+    clean = tmp_path / "clean"
+    cmd, env = _ingest_cmd(clean, corpus)
+    assert subprocess.run(cmd, env=env, capture_output=True, timeout=600).returncode == 0
+    killed_state, clean_state = _state(killed), _state(clean)
+    assert len(clean_state[0]) == 60 and all("updated" in r[1] for r in clean_state[0])
+    assert killed_state == clean_state
