@@ -1,7 +1,8 @@
 """newsqa question answering: ``qa.ask(question)`` for a cited ``Answer``, ``qa.stream`` to watch it come.
 
 Options (all keyword): ``top_k``, ``filters`` (dict or llama-index MetadataFilters), ``history`` (earlier
-(question, answer) pairs), ``as_of`` (a date; default today), ``since`` / ``until`` (dates), ``outlets``,
+(question, answer) pairs), ``as_of`` (default today), ``since`` / ``until`` (each a date, datetime or ISO
+string; a malformed one raises ``ValueError`` naming it), ``outlets``,
 ``style`` ("normal" or "short"), ``mode`` ("hybrid", "dense" or "lexical" retrieval).
 """
 

@@ -36,10 +36,17 @@ def test_ingest_reports_each_bad_file_and_exits_nonzero(tmp_path: Path, sample_c
     assert "articles:    2" in stats.stdout and "2021-12-31 … 2021-12-31" in stats.stdout
 
 
+@pytest.fixture(scope="module")
+def sample_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder with the sample corpus, ingested by ``newsqa ingest`` (once for the ask tests)."""
+    data = tmp_path_factory.mktemp("cli") / "data"
+    assert newsqa(data, "ingest", "--quiet", str(SAMPLE)).returncode == 0
+    return data
+
+
 @pytest.mark.slow
-def test_ask_prints_answer_and_sources(tmp_path: Path) -> None:
-    assert newsqa(tmp_path / "data", "ingest", "--quiet", str(SAMPLE)).returncode == 0
-    result = newsqa(tmp_path / "data", "ask", "Where will the US–Russia talks be held?")
+def test_ask_prints_answer_and_sources(sample_data: Path) -> None:
+    result = newsqa(sample_data, "ask", "Where will the US–Russia talks be held?")
     assert result.returncode == 0, result.stderr
     assert "Geneva" in result.stdout
     assert (
@@ -50,8 +57,7 @@ def test_ask_prints_answer_and_sources(tmp_path: Path) -> None:
     assert "first token" in result.stderr
 
 
-def test_ask_not_covered_needs_no_model(tmp_path: Path) -> None:
-    assert newsqa(tmp_path / "data", "ingest", "--quiet", str(SAMPLE)).returncode == 0
-    result = newsqa(tmp_path / "data", "ask", "Who won the football world cup?")
+def test_ask_not_covered_needs_no_model(sample_data: Path) -> None:
+    result = newsqa(sample_data, "ask", "Who won the football world cup?")
     assert result.returncode == 0
     assert "The articles do not cover this." in result.stdout and "Sources:" not in result.stdout

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SAMPLE
+from test_incremental import _write
 
 from index.corpus import IndexBusy, write_lock
 from index.ingest import Ingestor
@@ -23,10 +24,7 @@ STORY = (
 
 def _text(folder: Path, name: str, title: str, body: str, outlet: str = "") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    head = f"Source: {outlet}\n" if outlet else ""
-    path.write_text(f"{head}Title: {title}\nDate: Mar 4, 2024\n\n{body}\n")
-    return path
+    return _write(folder, name, title, body, outlet=outlet)
 
 
 def _chunk_ids(ingestor: Ingestor) -> set[str]:

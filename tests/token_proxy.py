@@ -20,6 +20,12 @@ _HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host
 
 def self_signed(folder: Path) -> tuple[Path, Path]:
     """A certificate for 127.0.0.1 (and its key), made by ``openssl``; the certificate is its own CA."""
+    import shutil
+
+    import pytest
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed (Debian package openssl) to make the test certificate")
     cert, key = folder / "proxy.crt", folder / "proxy.key"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
