@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS articles (
     added_at TEXT NOT NULL DEFAULT (datetime('now'))
 );
 CREATE INDEX IF NOT EXISTS articles_source_key ON articles (source_key);
+CREATE INDEX IF NOT EXISTS articles_source_path ON articles (source_path);
 CREATE TABLE IF NOT EXISTS copies (
     source_key TEXT PRIMARY KEY,
     article_id TEXT NOT NULL REFERENCES articles (id),
@@ -41,6 +42,7 @@ CREATE TABLE IF NOT EXISTS copies (
     source_path TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS copies_article ON copies (article_id);
+CREATE INDEX IF NOT EXISTS copies_source_path ON copies (source_path);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('generation', 0);
 """
@@ -223,6 +225,12 @@ class Catalog:
         )
         row = cursor.fetchone()
         return dict(zip([d[0] for d in cursor.description], row, strict=True)) if row else None
+
+    def copy_keys_of(self, article_id: str) -> list[str]:
+        """The source keys of the copies recorded of one article, oldest date first."""
+        return [r[0] for r in self.db.execute(
+            "SELECT source_key FROM copies WHERE article_id = ? ORDER BY published, source_key", (article_id,)
+        )]  # fmt: skip
 
     def copy_rows(self) -> list[tuple[str, str, str]]:
         """(source_key, article_id, source_path) of every copy."""

@@ -198,7 +198,7 @@ class Corpus:
         """An article's recorded source no longer holds it: another copy takes over, or it is removed.
         Returns True when it was removed."""
         with self.writing():
-            keys = [k for k, a, _ in self.catalog.copy_rows() if a == row.id]
+            keys = self.catalog.copy_keys_of(row.id)
             if keys:
                 self.promote(row.id, keys[0])
                 return False

@@ -55,6 +55,16 @@ def _denied(exc: BaseException) -> bool:
     return False
 
 
+def server_error(host: str, port: int, exc: BaseException) -> StoreError | None:
+    """The one-line ``StoreError`` for a failed call to the Chroma server at host:port, or None when the
+    failure is not about reaching the server or being let in (then it is raised as it is)."""
+    if _denied(exc):
+        return denied(host, port, exc)
+    if isinstance(exc, httpx.TransportError):  # refused, reset, closed mid-answer, timed out
+        return unavailable(host, port, exc)
+    return None
+
+
 def denied(host: str, port: int, problem: BaseException) -> StoreAccessDenied:
     """The error for a Chroma server that refused the token, in one line, with what to check."""
     return StoreAccessDenied(
@@ -92,11 +102,12 @@ def server_client(
             warnings.filterwarnings("ignore", message=".*verify=<str>.*", category=DeprecationWarning)
             return chromadb.HttpClient(host=host, port=port, ssl=ssl, headers=headers, settings=chroma)
     except Exception as exc:
-        if _denied(exc):
-            raise denied(host, port, exc) from exc
-        if isinstance(exc, ValueError | httpx.TransportError):  # a refused connection comes as ValueError
-            raise unavailable(host, port, exc) from exc
-        raise
+        error = server_error(host, port, exc)
+        if error is None and isinstance(exc, ValueError):  # chromadb reports a refused connection so
+            error = unavailable(host, port, exc)
+        if error is None:
+            raise
+        raise error from exc
 
 
 def open_collection(client: ClientAPI, name: str, where: str) -> Collection:
@@ -134,12 +145,11 @@ class GuardedCollection:
         def call(*args: Any, **kwargs: Any) -> Any:
             try:
                 return value(*args, **kwargs)
-            except httpx.TransportError as exc:  # refused, reset, closed mid-answer, timed out
-                raise unavailable(self._host, self._port, exc) from exc
             except Exception as exc:
-                if _denied(exc):
-                    raise denied(self._host, self._port, exc) from exc
-                raise
+                error = server_error(self._host, self._port, exc)
+                if error is None:
+                    raise
+                raise error from exc
 
         return call
 
@@ -245,12 +255,11 @@ class ChunkStore:
                 where = f"the Chroma server at {self.host}:{self.port}"
                 try:
                     raw = open_collection(client, self.collection_name, where)
-                except httpx.TransportError as exc:  # went away between the heartbeat and now
-                    raise unavailable(self.host, self.port, exc) from exc
-                except Exception as exc:
-                    if _denied(exc):
-                        raise denied(self.host, self.port, exc) from exc
-                    raise
+                except Exception as exc:  # went away, or refused us, between the heartbeat and now
+                    error = server_error(self.host, self.port, exc)
+                    if error is None:
+                        raise
+                    raise error from exc
                 collection = GuardedCollection(raw, self.host, self.port)
             self._client = client
             self._vector_store = ChromaVectorStore(chroma_collection=collection)
