@@ -10,7 +10,6 @@ problem; the same store object works again as soon as the server is back.
 from __future__ import annotations
 
 import functools
-import math
 import threading
 import warnings
 from collections.abc import Sequence
@@ -24,8 +23,9 @@ from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import AuthorizationError, ChromaAuthError
 from llama_index.core.schema import TextNode
-from llama_index.core.vector_stores.types import MetadataFilters, VectorStoreQuery
+from llama_index.core.vector_stores.types import MetadataFilters
 from llama_index.vector_stores.chroma import ChromaVectorStore
+from llama_index.vector_stores.chroma.base import _to_chroma_filter
 
 from index.models import Article, Chunk
 from index.settings import Settings
@@ -356,18 +356,26 @@ class ChunkStore:
     def search(
         self, embedding: list[float], k: int, filters: MetadataFilters | None = None
     ) -> list[StoredChunk]:
-        """The ``k`` chunks nearest to ``embedding``, best first, with cosine similarity scores."""
-        if self.count() == 0:
-            return []
-        result = self.vector_store.query(
-            VectorStoreQuery(query_embedding=embedding, similarity_top_k=k, filters=filters)
+        """The ``k`` chunks nearest to ``embedding``, best first, with cosine similarity scores.
+
+        One Chroma query (filters translated by llama-index's Chroma integration); metadata is read from
+        Chroma's own fields, which ``update_article_metadata`` keeps current (the node copy that llama-index
+        also stores is not updated), and without parsing that copy for every hit."""
+        where = _to_chroma_filter(filters) if filters is not None and filters.filters else None
+        got = self.collection.query(
+            query_embeddings=[embedding],
+            n_results=k,
+            where=where,
+            include=["documents", "metadatas", "distances"],
         )
-        found = []
-        for node, similarity in zip(result.nodes or [], result.similarities or [], strict=True):
-            # ChromaVectorStore reports exp(-distance); in cosine space distance = 1 - cosine.
-            cosine = 1.0 + math.log(similarity) if similarity > 0 else -1.0
-            metadata = {k: v for k, v in node.metadata.items() if not k.startswith("_")}
-            found.append(
-                StoredChunk(id=node.node_id, text=node.get_content(), metadata=metadata, score=cosine)
+        return [
+            StoredChunk(
+                id=chunk_id,
+                text=text or "",
+                metadata={key: v for key, v in (meta or {}).items() if not key.startswith("_")},
+                score=1.0 - float(distance),  # cosine space: distance = 1 - cosine
             )
-        return found
+            for chunk_id, text, meta, distance in zip(
+                got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0], strict=True
+            )
+        ]

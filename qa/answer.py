@@ -6,8 +6,10 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any, Literal
 
 from llama_index.core.vector_stores.types import MetadataFilters
@@ -17,6 +19,7 @@ from index.embed import make_embedder
 from index.ingest import EMBED_BACKEND_KEY, Ingestor
 from index.settings import Settings
 from qa.abstain import weak_evidence
+from qa.choices import choice_hint
 from qa.cite import check_citations, is_abstention
 from qa.conflict import conflict_note, find_conflicts
 from qa.context import condense
@@ -24,6 +27,7 @@ from qa.dates import to_date, to_iso
 from qa.llm import LLM, get_llm
 from qa.models import Answer, Passage, Timings
 from qa.prompt import NOT_COVERED, build_messages, rewrite_messages, with_choices
+from qa.rerank import MODEL_FILE, LinearReranker
 from qa.retrieve import Mode, Retriever, day_number, lexical_filters
 from qa.timerange import resolve_time, strip_time
 
@@ -33,6 +37,7 @@ Style = Literal["normal", "short"]
 
 
 TIME_SLACK_DAYS = 3
+_FIRST_CITATION = re.compile(r"\[\d+\]")
 _YEAR_ONLY = re.compile(r"^(?:(?:in|during|since|until|before)\s+)?(?:the\s+year\s+)?\d{4}$", re.IGNORECASE)
 
 
@@ -64,7 +69,48 @@ class Engine:
         self.lexical = self.corpus.lexical
         self.embedder = make_embedder(self.settings, self.catalog.get_meta(EMBED_BACKEND_KEY))
         self.retriever = Retriever(self.embedder, self.store, self.lexical)
+        self._reranker_stamp: int | None = None
+        self.load_reranker()
         self._llm = llm
+
+    @property
+    def reranker_path(self) -> Path:
+        """Where this data folder's trained reranker lives."""
+        return Path(self.settings.data_dir) / MODEL_FILE
+
+    def load_reranker(self) -> None:
+        """Use the data folder's trained reranker (re-read when another process retrained it); without
+        one, the first stage's fusion order stands."""
+        try:
+            stamp: int | None = self.reranker_path.stat().st_mtime_ns
+        except OSError:
+            stamp = None
+        if stamp != self._reranker_stamp:
+            self._reranker_stamp = stamp
+            self.retriever.reranker = LinearReranker.load(self.reranker_path) if stamp else None
+
+    def update_reranker(self, *, force: bool = False, progress: bool = False) -> str | None:
+        """Train the reranker on this corpus when it is new or the corpus changed by a fifth since (see
+        ``qa.rerank_train``); returns what was done, or None when nothing was needed."""
+        from qa.rerank_train import MIN_ARTICLES, needs_training, train
+
+        articles = self.catalog.stats().articles
+        if not force and not needs_training(LinearReranker.load(self.reranker_path), articles):
+            return None
+        if articles < MIN_ARTICLES and not force:
+            return None
+        _, texts, metas = self.store.all_chunks()
+        days = [int(m.get("published_day") or 0) for m in metas]
+        previous, self.retriever.reranker = self.retriever.reranker, None  # train on first-stage order
+        try:
+            bar = _progress_bar("training the reranker") if progress else None
+            model = train(self.retriever, texts, days, progress=bar)
+        finally:
+            self.retriever.reranker = previous
+        model.articles = articles
+        model.save(self.reranker_path)
+        self.load_reranker()
+        return f"reranker trained on {articles} articles ({model.source})"
 
     @property
     def llm(self) -> LLM:
@@ -170,6 +216,7 @@ class Engine:
         as_of = to_date(as_of, "as_of") or date.today()
         since, until = to_iso(since, "since"), to_iso(until, "until")
         self.corpus.sync()  # see what other processes wrote since the last question
+        self.load_reranker()
         rewritten = self.rewrite(question, history) if history else None
         asked = rewritten or question
         search = self.search_filters(asked, filters, as_of, since, until, outlets)
@@ -194,8 +241,7 @@ class Engine:
             timings.first_token_ms = timings.total_ms = elapsed()
             yield replace(base, abstained=True, abstain_reason=reason)
             return
-        asked = with_choices(asked, choices) if choices else asked
-        yield from self._generate(asked, base, as_of, start, context_tokens)
+        yield from self._generate(asked, base, as_of, start, context_tokens, choices)
 
     def answer_from(self, question: str, passages: list[Passage], *, style: Style = "normal") -> Answer:
         """Answer from given passages (no retrieval, no abstention threshold): for evaluations."""
@@ -205,21 +251,34 @@ class Engine:
         return answer
 
     def _generate(
-        self, asked: str, base: Answer, as_of: date, start: float, context_tokens: int | None = None
-    ) -> Iterator[str | Answer]:
-        """Condense the passages into the budget, prompt the LLM, stream, check citations."""
+        self, asked: str, base: Answer, as_of: date, start: float, context_tokens: int | None = None,
+        choices: list[str] | None = None,
+    ) -> Iterator[str | Answer]:  # fmt: skip
+        """Condense the passages into the budget, prompt the LLM, stream, check citations. With
+        ``choices``, the question lists them, and says which one alone the passages name, if one does."""
         timings = base.timings
         passages = base.retrieved
         budget = self.settings.context_tokens if context_tokens is None else context_tokens
+        if choices:
+            question = asked
+            asked = with_choices(asked, choices)
         shown = condense(asked, passages, self.embedder, budget)
+        if choices:
+            asked = f"{asked} {choice_hint(question, choices, shown)}".strip()
         messages = build_messages(asked, shown, style=base.style, as_of=as_of.isoformat())
         max_tokens = 48 if base.style == "short" else self.settings.max_answer_tokens
         pieces: list[str] = []
-        for piece in self.llm.stream(messages, max_tokens=max_tokens):
-            if timings.first_token_ms is None:
-                timings.first_token_ms = (time.perf_counter() - start) * 1000
-            pieces.append(piece)
-            yield piece
+        with closing(self.llm.stream(messages, max_tokens=max_tokens)) as stream:
+            for piece in stream:
+                if timings.first_token_ms is None:
+                    timings.first_token_ms = (time.perf_counter() - start) * 1000
+                cut = _short_answer_end("".join(pieces) + piece) if base.style == "short" else None
+                if cut is not None:  # a short answer ends at its first citation: stop the model there
+                    piece = piece[: max(0, len(piece) - cut)]
+                pieces.append(piece)
+                yield piece
+                if cut is not None:
+                    break
         timings.total_ms = (time.perf_counter() - start) * 1000
         text, citations = check_citations("".join(pieces).strip(), shown, asked)
         conflicts = find_conflicts(shown, text) if citations and not is_abstention(text) else []
@@ -254,3 +313,29 @@ class Engine:
                 answer = item
         assert answer is not None
         return answer
+
+
+def _short_answer_end(text: str) -> int | None:
+    """For a short answer written so far: how many trailing characters lie past its first ``[n]`` (None
+    while no citation is complete). "Bill Gates [1] testified on…" ends at "Bill Gates [1]"."""
+    for match in _FIRST_CITATION.finditer(text):
+        if any(ch.isalnum() for ch in _FIRST_CITATION.sub("", text[: match.start()])):
+            return len(text) - match.end()
+    return None  # no citation yet, or only citations before any answer word ("[1] Bill Gates")
+
+
+def _progress_bar(label: str):  # noqa: ANN202 - a progress callback
+    """A tqdm bar driven by ``(done, total)`` calls."""
+    from tqdm import tqdm
+
+    bar = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=label, unit="q")
+        bar.update(done - bar.n)
+        if done == total:
+            bar.close()
+
+    return update

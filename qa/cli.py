@@ -72,13 +72,29 @@ def ingest(
     ctx: click.Context, paths: tuple[Path, ...], fields: tuple[str, ...], prune: bool, quiet: bool
 ) -> None:
     """Add article files or folders to the index: .txt .md .html .htm .json .jsonl .csv, and their .gz."""
-    from index.ingest import Ingestor
+    from qa.answer import Engine
 
-    report = Ingestor(_settings(ctx)).ingest(
-        paths, progress=not quiet, field_map=_field_map(fields), prune=prune
-    )
+    engine = Engine(_settings(ctx))
+    report = engine.ingestor().ingest(paths, progress=not quiet, field_map=_field_map(fields), prune=prune)
     click.echo(report.summary())
+    trained = engine.update_reranker(progress=not quiet)
+    if trained:
+        click.echo(trained)
     sys.exit(0 if report.ok else 1)
+
+
+@cli.command()
+@click.option("--force", is_flag=True, help="Train even if the corpus has not changed (or is small).")
+@click.pass_context
+def rerank(ctx: click.Context, force: bool) -> None:
+    """Train the reranker on the indexed articles (ingest does this when the corpus changed by a fifth)."""
+    from qa.answer import Engine
+
+    try:
+        done = Engine(_settings(ctx)).update_reranker(force=force, progress=True)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(done or "the reranker is up to date (use --force to train anyway)")
 
 
 @cli.command()

@@ -7,7 +7,7 @@ so the abstention threshold means the same thing whichever retriever found the p
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -79,9 +79,45 @@ def lexical_filters(filters: dict[str, Any] | None) -> dict[str, Any]:
 
 
 @dataclass
-class _Candidate:
+class Candidate:
+    """A chunk found by the first stage, with what each search said of it (the reranker's raw material)."""
+
     id: str
-    fused: float = 0.0
+    fused: float = 0.0  # reciprocal-rank fusion score
+    dense_rank: int | None = None  # best rank in a dense list (0 = first), None if no dense search found it
+    lexical_rank: int | None = None  # the same for BM25
+    lexical_score: float = 0.0  # best BM25 score
+    in_window: bool = False  # found by a search inside the question's time window
+    text: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+    cosine: float = 0.0  # cosine similarity of the chunk's embedding to the question's
+    score: float = 0.0  # the final ordering score (``fused`` unless a reranker set it)
+
+    def passage(self, n: int) -> Passage:
+        """This candidate as the ``n``-th prompt passage."""
+        meta = self.metadata
+        return Passage(
+            n=n,
+            chunk_id=self.id,
+            article_id=str(meta.get("article_id", "")),
+            title=str(meta.get("title", "")),
+            outlet=str(meta.get("outlet", "")),
+            date=str(meta.get("published", "")),
+            url=str(meta.get("url", "")),
+            text=self.text,
+            score=self.cosine,
+        )
+
+
+class Reranker(Protocol):
+    """A second stage: reorders the fused candidates of one question (best first). ``window`` is the time the
+    question speaks of, (since, until) ISO dates; since is "" when only the question's ``as_of`` is known."""
+
+    def rerank(
+        self, question: str, candidates: list[Candidate], window: tuple[str, str] | None
+    ) -> list[Candidate]:
+        """The candidates, best first (``Candidate.score`` set)."""
+        ...
 
 
 class ChunkSource(Protocol):
@@ -99,10 +135,17 @@ class ChunkSource(Protocol):
 class Retriever:
     """Hybrid retrieval over a chunk source and its BM25 index."""
 
-    def __init__(self, embedder: Embedder, store: ChunkSource, lexical: LexicalIndex | None = None) -> None:
+    def __init__(
+        self,
+        embedder: Embedder,
+        store: ChunkSource,
+        lexical: LexicalIndex | None = None,
+        reranker: Reranker | None = None,
+    ) -> None:
         self.embedder = embedder
         self.store = store
         self.lexical = lexical
+        self.reranker = reranker
 
     def retrieve(
         self,
@@ -124,63 +167,88 @@ class Retriever:
         without it, so articles of that time come first but an older report can still answer.
         ``boost`` = (since, until): articles published in that span get an extra top-rank vote in the
         fusion, worth ``boost_weight`` dense votes."""
+        pool = self.pool(
+            question, max(candidates, top_k), filters, mode=mode, boost=boost, boost_weight=boost_weight,
+            window=window, open_weight=open_weight,
+        )  # fmt: skip
+        if self.reranker is not None and pool:
+            until = filters.get("until") if isinstance(filters, dict) else None
+            pool = self.reranker.rerank(question, pool, window or (("", str(until)) if until else None))
+        return [candidate.passage(n) for n, candidate in enumerate(pool[:top_k], start=1)]
+
+    def pool(
+        self,
+        question: str,
+        size: int = CANDIDATES,
+        filters: dict[str, Any] | MetadataFilters | None = None,
+        *,
+        mode: Mode = "hybrid",
+        boost: tuple[str, str] | None = None,
+        boost_weight: float = 1.0,
+        window: tuple[str, str] | None = None,
+        open_weight: float = OPEN_WEIGHT,
+    ) -> list[Candidate]:
+        """The fused first-stage candidates (at most ``size``), best first, with their text, metadata and
+        cosine similarity (see ``retrieve`` for the arguments)."""
         query_vector = self.embedder.embed_query(question)
-        pool = max(candidates, top_k)
-        fused: dict[str, _Candidate] = {}
+        fused: dict[str, Candidate] = {}
         if window is None:
-            self._vote(fused, question, query_vector, pool, filters, mode, 1.0)
+            self._vote(fused, question, query_vector, size, filters, mode, 1.0)
         else:
             windowed = dict(filters or {})
             windowed["since"] = max(filter(None, [windowed.get("since"), window[0]]))
             windowed["until"] = min(filter(None, [windowed.get("until"), window[1]]))
-            self._vote(fused, question, query_vector, pool, windowed, mode, 1.0)
+            self._vote(fused, question, query_vector, size, windowed, mode, 1.0, in_window=True)
             if open_weight > 0:
-                self._vote(fused, question, query_vector, pool, filters, mode, open_weight)
+                self._vote(fused, question, query_vector, size, filters, mode, open_weight)
         if not fused:
             return []
-        by_id = self.store.get_chunks(list(fused))
+        self._fill(fused, query_vector)
         if boost:
             low, high = day_number(boost[0]), day_number(boost[1])
             for candidate in fused.values():
-                day = int(by_id.get(candidate.id, ("", {}, None))[1].get("published_day") or 0)
-                if low <= day <= high:
+                if low <= int(candidate.metadata.get("published_day") or 0) <= high:
                     candidate.fused += boost_weight / (RRF_K + 1)
-        best = sorted(fused.values(), key=lambda c: (-c.fused, c.id))[:top_k]
-        query = np.asarray(query_vector, dtype=np.float32)
-        passages = []
+        best = sorted((c for c in fused.values() if c.metadata), key=lambda c: (-c.fused, c.id))[:size]
         for candidate in best:
-            if candidate.id not in by_id:
-                continue
-            doc, meta, emb = by_id[candidate.id]
-            passages.append(
-                Passage(
-                    n=len(passages) + 1,
-                    chunk_id=candidate.id,
-                    article_id=str(meta.get("article_id", "")),
-                    title=str(meta.get("title", "")),
-                    outlet=str(meta.get("outlet", "")),
-                    date=str(meta.get("published", "")),
-                    url=str(meta.get("url", "")),
-                    text=doc,
-                    score=float(np.dot(query, np.asarray(emb, dtype=np.float32))),
-                )
-            )
-        return passages
+            candidate.score = candidate.fused
+        return best
+
+    def _fill(self, fused: dict[str, Candidate], query_vector: list[float]) -> None:
+        """Text, metadata and cosine of the candidates only BM25 found (one read of the store); a chunk
+        deleted meanwhile keeps no metadata and is left out."""
+        missing = [c.id for c in fused.values() if not c.metadata]
+        if not missing:
+            return
+        query = np.asarray(query_vector, dtype=np.float32)
+        for chunk_id, (text, metadata, embedding) in self.store.get_chunks(missing).items():
+            candidate = fused[chunk_id]
+            candidate.text, candidate.metadata = text, metadata
+            candidate.cosine = float(np.dot(query, np.asarray(embedding, dtype=np.float32)))
 
     def _vote(
         self,
-        fused: dict[str, _Candidate],
+        fused: dict[str, Candidate],
         question: str,
         query_vector: list[float],
         pool: int,
         filters: dict[str, Any] | MetadataFilters | None,
         mode: Mode,
         weight: float,
+        *,
+        in_window: bool = False,
     ) -> None:
         """Add the reciprocal-rank votes of the dense and BM25 searches under ``filters`` to ``fused``."""
         if mode in ("hybrid", "dense"):
             for rank, hit in enumerate(self.store.search(query_vector, pool, to_filters(filters))):
-                fused.setdefault(hit.id, _Candidate(hit.id)).fused += weight / (RRF_K + rank + 1)
+                candidate = fused.setdefault(hit.id, Candidate(hit.id))
+                candidate.fused += weight / (RRF_K + rank + 1)
+                if not candidate.metadata:  # the dense search brings text, metadata and cosine along
+                    candidate.text, candidate.metadata, candidate.cosine = hit.text, hit.metadata, hit.score
+                candidate.dense_rank = min(
+                    rank, candidate.dense_rank if candidate.dense_rank is not None else rank
+                )
+                candidate.in_window |= in_window
         if (
             mode in ("hybrid", "lexical")
             and self.lexical is not None
@@ -188,9 +256,12 @@ class Retriever:
         ):
             hits = self.lexical.search(question, pool, **lexical_filters(filters))
             for rank, hit in enumerate(hits):
-                fused.setdefault(hit.id, _Candidate(hit.id)).fused += (
-                    weight * LEXICAL_WEIGHT / (RRF_K + rank + 1)
-                )
+                candidate = fused.setdefault(hit.id, Candidate(hit.id))
+                candidate.fused += weight * LEXICAL_WEIGHT / (RRF_K + rank + 1)
+                best = candidate.lexical_rank
+                candidate.lexical_rank = rank if best is None else min(rank, best)
+                candidate.lexical_score = max(candidate.lexical_score, float(hit.score))
+                candidate.in_window |= in_window
 
     def retrieve_for_choices(
         self,

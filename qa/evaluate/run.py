@@ -108,6 +108,9 @@ def run_realtimeqa(
     corpus = realtimeqa_corpus(eval_dir, questions, scope, folder)
     started = time.perf_counter()
     report = engine.ingestor().ingest([corpus], progress=True)
+    trained = engine.update_reranker(progress=True)
+    if trained:
+        echo(trained)
     echo(f"index: {report.summary().splitlines()[0]} ({time.perf_counter() - started:.0f} s)")
     rows = []
     partial = (report_dir / "results.partial.jsonl") if report_dir else None
