@@ -1,4 +1,4 @@
-"""Prompt tokens per part, old vs new passage headers, and what llama.cpp's prompt cache saves.
+"""Prompt tokens per part, current vs compact passage headers, and what llama.cpp's prompt cache saves.
 
 Run alone from the repository root (the local model reads prompts at ~50-80 tokens/s on two cores, so
 every per-question prompt token delays the first answer word):
@@ -9,8 +9,9 @@ every per-question prompt token delays the first answer word):
 Without ``--data-dir`` the sample articles (``data/sample/``) are ingested into a temporary folder. The
 prompt is built as ``Engine._generate`` builds it (retrieve, ``condense`` into the budget,
 ``build_messages``), counted with the llama.cpp server's own tokenizer (``POST /tokenize``), once with the
-current headers and once with the old ``[k] title (outlet, date)`` headers (``old_format_passages``, kept
-here only). Then the question is sent twice, a second question once, and both again in the old format,
+current ``[k] title (outlet, date)`` headers and once with compact ``[k] Outlet, date — title`` headers
+(``compact_format_passages``, kept here only: the title only when it adds words the text lacks, once per
+article). Then the question is sent twice, a second question once, and both again in the compact format,
 to ``/v1/chat/completions`` (temperature 0, 8 tokens); llama.cpp's ``timings`` show how many prompt tokens
 it evaluated (``prompt_n``) and how many it took from its cache (``cache_n``).
 """
@@ -18,6 +19,7 @@ it evaluated (``prompt_n``) and how many it took from its cache (``cache_n``).
 from __future__ import annotations
 
 import argparse
+import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,16 +35,49 @@ SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 Formatter = Callable[[list[Passage]], str]
 
 
-def old_format_passages(passages: list[Passage]) -> str:
-    """The passage layout before issue 12: ``[k] title (outlet, date)``, then the text between ``<<<`` and
-    ``>>>`` (a copy of the old ``qa.prompt.format_passages``, for comparison only)."""
+_WORD_RE = re.compile(r"[^\W_]+")
+_STOP = frozenset(
+    "a an and are as at be been but by did do does for from had has have he her his how in is it its "
+    "of on or over said say says she that the their them they this to was were what when where which who "
+    "why will with would".split()
+)
+
+
+def _words(text: str) -> set[str]:
+    """Lowercased content words with a crude stem ("protested" matches "protest")."""
+    words = set()
+    for word in (m.lower() for m in _WORD_RE.findall(text)):
+        if word in _STOP:
+            continue
+        for suffix in ("ing", "ed", "es", "s"):
+            if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+                word = word[: -len(suffix)]
+                break
+        words.add(word)
+    return words
+
+
+def title_adds_words(title: str | None, text: str | None) -> bool:
+    """Whether at least half of the title's content words are missing from the passage text."""
+    words = _words(title or "")
+    return bool(words) and 2 * len(words - _words(text or "")) >= len(words)
+
+
+def compact_format_passages(passages: list[Passage]) -> str:
+    """The compact layout tried for issue 12: ``[k] Outlet, date``, ``— title`` only when the title adds
+    words and only for an article's first passage, then the text between ``<<<`` and ``>>>``. Not adopted:
+    it saved no tokens on the sample corpus and the 1.5B model then missed the weapons follow-up."""
     from qa.prompt import _one_line, inert
 
-    return "\n\n".join(
-        f"[{p.n}] {_one_line(p.title, 'untitled')} ({_one_line(p.outlet, 'unknown outlet')}, "
-        f"{_one_line(p.date, 'undated')})\n<<<\n{inert(p.text).strip()}\n>>>"
-        for p in passages
-    )
+    shown: set[str] = set()
+    parts = []
+    for p in passages:
+        header = f"[{p.n}] {_one_line(p.outlet, 'unknown outlet')}, {_one_line(p.date, 'undated')}"
+        if p.article_id not in shown and title_adds_words(p.title, p.text):
+            header += f" \u2014 {_one_line(p.title, '')}"
+        shown.add(p.article_id)
+        parts.append(f"{header}\n<<<\n{inert(p.text).strip()}\n>>>")
+    return "\n\n".join(parts)
 
 
 class LlamaServer:
@@ -122,8 +157,8 @@ def part_counts(server: LlamaServer, prompt: Prompt, formatter: Formatter) -> di
 
 
 def print_parts(old: dict[str, int | None], new: dict[str, int | None]) -> None:
-    """A markdown table of tokens per part, old headers vs new."""
-    print("\n| part | old headers | new headers | saved |")
+    """A markdown table of tokens per part, current headers vs compact."""
+    print("\n| part | current headers | compact headers | saved |")
     print("|---|---:|---:|---:|")
     for part in new:
         a, b = old[part], new[part]
@@ -152,7 +187,7 @@ def print_calls(server: LlamaServer, calls: list[tuple[str, Prompt]]) -> None:
 def run(data_dir: Path | None, question: str, second: str, as_of: date) -> None:
     """Build, count and send the prompts on the index in ``data_dir`` (or on the ingested samples)."""
     from qa.answer import Engine
-    from qa.prompt import format_passages, passage_header
+    from qa.prompt import format_passages
 
     with tempfile.TemporaryDirectory(prefix="newsqa-prompt-tokens-") as tmp:
         engine = Engine(Settings(data_dir=data_dir or Path(tmp)))
@@ -160,27 +195,29 @@ def run(data_dir: Path | None, question: str, second: str, as_of: date) -> None:
             report = engine.ingestor().ingest([SAMPLE], progress=False)
             print(f"ingested {SAMPLE}: {report.summary()}")
         server = LlamaServer(engine.llm.base_url)  # type: ignore[attr-defined]
-        new, old = (
+        old, new = (
             build_prompt(engine, question, as_of),
-            build_prompt(engine, question, as_of, old_format_passages),
+            build_prompt(engine, question, as_of, compact_format_passages),
         )
-        new2, old2 = (
+        old2, new2 = (
             build_prompt(engine, second, as_of),
-            build_prompt(engine, second, as_of, old_format_passages),
+            build_prompt(engine, second, as_of, compact_format_passages),
         )
-        print(f"\nQuestion: {question} (as of {as_of}); {len(new.shown)} passages shown")
-        for passage in new.shown:
-            print(f"  old: {old_format_passages([passage]).partition(chr(10))[0]}")
-            print(f"  new: {passage_header(passage)}")
-        print_parts(part_counts(server, old, old_format_passages), part_counts(server, new, format_passages))
+        print(f"\nQuestion: {question} (as of {as_of}); {len(old.shown)} passages shown")
+        for passage in old.shown:
+            print(f"  current: {format_passages([passage]).partition(chr(10))[0]}")
+            print(f"  compact: {compact_format_passages([passage]).partition(chr(10))[0]}")
+        print_parts(
+            part_counts(server, old, format_passages), part_counts(server, new, compact_format_passages)
+        )
         print_calls(
             server,
             [
-                ("new Q1, first (cold)", new),
-                ("new Q1, repeat", new),
-                ("new Q2 (fixed prefix cached)", new2),
-                ("old Q1 (after new: system cached)", old),
-                ("old Q2 (old fixed prefix cached)", old2),
+                ("current Q1, first (cold)", old),
+                ("current Q1, repeat", old),
+                ("current Q2 (fixed prefix cached)", old2),
+                ("compact Q1 (system cached)", new),
+                ("compact Q2 (compact prefix cached)", new2),
             ],
         )
         print(f"\nQ2: {second}")

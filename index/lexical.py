@@ -71,6 +71,7 @@ class LexicalIndex:
         self._loaded: tuple[int, str] | None = None  # (generation, folder) in memory
         self._retriever = None
         self._ids: list[str] = []
+        self._rows: dict[str, int] = {}  # chunk id -> its row in the arrays below
         self._days = np.zeros(0, dtype=np.int64)
         self._outlets: list[str] = []
 
@@ -153,6 +154,7 @@ class LexicalIndex:
                         current = self._current()
         if current is None:  # never built, and a writer is at work: BM25 finds nothing for now
             self._ids, self._outlets, self._retriever = [], [], None
+            self._rows = {}
             self._days = np.zeros(0, dtype=np.int64)
             self._loaded = None
             return
@@ -174,6 +176,7 @@ class LexicalIndex:
                     raise
                 generation, folder = current
         self._ids, self._outlets = chunks["ids"], chunks["outlets"]
+        self._rows = {chunk_id: row for row, chunk_id in enumerate(self._ids)}
         self._days = np.asarray(chunks["days"], dtype=np.int64)
         self._retriever = retriever
         self._loaded = (generation, folder.name)
@@ -189,6 +192,30 @@ class LexicalIndex:
             wanted = set(outlets)
             mask &= np.fromiter((o in wanted for o in self._outlets), dtype=bool, count=len(self._outlets))
         return mask
+
+    def passing(
+        self, ids: list[str], since_day: int | None = None, until_day: int | None = None,
+        outlets: list[str] | None = None,
+    ) -> list[bool] | None:  # fmt: skip
+        """Which of ``ids`` pass the date / outlet filters, read from this index's own arrays (no store
+        query); None when any id is unknown to it (a write it has not caught up with yet)."""
+        with self._lock:
+            self._ensure()
+            rows = [self._rows.get(chunk_id) for chunk_id in ids]
+            if any(row is None for row in rows):
+                return None
+            mask = self._mask(since_day, until_day, outlets)
+            return [bool(mask[row]) for row in rows]
+
+    def allowed_ids(
+        self, limit: int, since_day: int | None = None, until_day: int | None = None,
+        outlets: list[str] | None = None,
+    ) -> list[str] | None:  # fmt: skip
+        """The ids of every chunk passing the filters, or None when more than ``limit`` do."""
+        with self._lock:
+            self._ensure()
+            rows = np.flatnonzero(self._mask(since_day, until_day, outlets))
+            return None if len(rows) > limit else [self._ids[int(r)] for r in rows]
 
     def newest_day(
         self, since_day: int | None = None, until_day: int | None = None, outlets: list[str] | None = None

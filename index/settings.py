@@ -58,6 +58,11 @@ class Settings(BaseSettings):
         300.0, gt=0, description="Seconds the LLM server may stay silent (queued or between tokens)."
     )
     top_k: int = Field(4, ge=1, le=20, description="Passages retrieved per question.")
+    rerank: Literal["fusion", "learned"] = Field(
+        "fusion",
+        description="Second stage: keep the dense+BM25 fusion order, or a linear reranker trained without "
+        "labels on the corpus at ingest (benchmarks/rerank_sweep.py: no gain on RealTime QA dev yet).",
+    )
     min_relevance: float = Field(
         0.18, description="Cosine similarity the best passage must reach, else the answer abstains."
     )

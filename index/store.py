@@ -330,6 +330,13 @@ class ChunkStore:
             )
         }
 
+    def get_embeddings(self, ids: Sequence[str]) -> dict[str, Any]:
+        """{id: embedding} of the stored chunks among ``ids`` (a third of the time of ``get_chunks``)."""
+        if not ids:
+            return {}
+        got = self.collection.get(ids=list(ids), include=["embeddings"])
+        return dict(zip(got["ids"], got["embeddings"], strict=True))
+
     def update_article_metadata(self, article_id: str, fields: dict[str, Any]) -> int:
         """Set ``fields`` in the metadata of every chunk of one article; returns how many chunks."""
         got = self.collection.get(where={"article_id": article_id}, include=["metadatas"])
@@ -352,6 +359,13 @@ class ChunkStore:
     def count(self) -> int:
         """Number of chunks stored."""
         return self.collection.count()
+
+    def nearest(self, embedding: list[float], n: int) -> list[tuple[str, float]]:
+        """(id, cosine) of the ``n`` chunks nearest to ``embedding``, unfiltered: one HNSW query without a
+        metadata filter and without documents takes milliseconds where a filtered one takes 80-200 ms
+        (38,562 chunks, 2026-12-05), so callers filter these themselves when they can."""
+        got = self.collection.query(query_embeddings=[embedding], n_results=n, include=["distances"])
+        return [(i, 1.0 - float(d)) for i, d in zip(got["ids"][0], got["distances"][0], strict=True)]
 
     def search(
         self, embedding: list[float], k: int, filters: MetadataFilters | None = None

@@ -85,15 +85,20 @@ class Engine:
             stamp: int | None = self.reranker_path.stat().st_mtime_ns
         except OSError:
             stamp = None
+        if self.settings.rerank != "learned":
+            stamp = None
         if stamp != self._reranker_stamp:
             self._reranker_stamp = stamp
             self.retriever.reranker = LinearReranker.load(self.reranker_path) if stamp else None
 
     def update_reranker(self, *, force: bool = False, progress: bool = False) -> str | None:
-        """Train the reranker on this corpus when it is new or the corpus changed by a fifth since (see
-        ``qa.rerank_train``); returns what was done, or None when nothing was needed."""
+        """With ``rerank = "learned"``, train the reranker on this corpus when it has none or the corpus
+        changed by a fifth since (see ``qa.rerank_train``); ``force`` trains anyway. Returns what was done,
+        or None when nothing was needed."""
         from qa.rerank_train import MIN_ARTICLES, needs_training, train
 
+        if self.settings.rerank != "learned" and not force:
+            return None
         articles = self.catalog.stats().articles
         if not force and not needs_training(LinearReranker.load(self.reranker_path), articles):
             return None

@@ -77,7 +77,10 @@ def ingest(
     engine = Engine(_settings(ctx))
     report = engine.ingestor().ingest(paths, progress=not quiet, field_map=_field_map(fields), prune=prune)
     click.echo(report.summary())
-    trained = engine.update_reranker(progress=not quiet)
+    try:
+        trained = engine.update_reranker(progress=not quiet)
+    except ValueError as exc:  # the articles are in; a reranker that cannot train is not an ingest failure
+        trained = f"warning: reranker not trained: {exc}"
     if trained:
         click.echo(trained)
     sys.exit(0 if report.ok else 1)
@@ -87,7 +90,9 @@ def ingest(
 @click.option("--force", is_flag=True, help="Train even if the corpus has not changed (or is small).")
 @click.pass_context
 def rerank(ctx: click.Context, force: bool) -> None:
-    """Train the reranker on the indexed articles (ingest does this when the corpus changed by a fifth)."""
+    """Train the learned reranker on the indexed articles.
+
+    With NEWSQA_RERANK=learned, ingest also does this when the corpus changed by a fifth."""
     from qa.answer import Engine
 
     try:

@@ -120,6 +120,19 @@ class Reranker(Protocol):
         ...
 
 
+DENSE_OVERFETCH = 1000  # unfiltered nearest chunks read before falling back to a filtered store search
+
+
+@dataclass
+class _Nearest:
+    """A dense hit known by id and cosine only (text and metadata are read later, for the survivors)."""
+
+    id: str
+    score: float
+    text: str = ""
+    metadata: dict[str, Any] | None = None
+
+
 class ChunkSource(Protocol):
     """What retrieval needs of a chunk store (``index.store.ChunkStore`` is one)."""
 
@@ -203,26 +216,31 @@ class Retriever:
                 self._vote(fused, question, query_vector, size, filters, mode, open_weight)
         if not fused:
             return []
-        self._fill(fused, query_vector)
-        if boost:
+        if boost:  # the boost needs every candidate's date
+            self._fill(list(fused.values()), query_vector)
             low, high = day_number(boost[0]), day_number(boost[1])
             for candidate in fused.values():
                 if low <= int(candidate.metadata.get("published_day") or 0) <= high:
                     candidate.fused += boost_weight / (RRF_K + 1)
-        best = sorted((c for c in fused.values() if c.metadata), key=lambda c: (-c.fused, c.id))[:size]
+        ranked = sorted(fused.values(), key=lambda c: (-c.fused, c.id))
+        self._fill(ranked[: size + 10], query_vector)  # read only what can be returned (and a margin)
+        best = [c for c in ranked if c.metadata][:size]
+        if len(best) < size:  # chunks deleted meanwhile: read further down
+            self._fill(ranked, query_vector)
+            best = [c for c in ranked if c.metadata][:size]
         for candidate in best:
             candidate.score = candidate.fused
         return best
 
-    def _fill(self, fused: dict[str, Candidate], query_vector: list[float]) -> None:
-        """Text, metadata and cosine of the candidates only BM25 found (one read of the store); a chunk
+    def _fill(self, candidates: list[Candidate], query_vector: list[float]) -> None:
+        """Text, metadata and cosine of the candidates that have none yet (one read of the store); a chunk
         deleted meanwhile keeps no metadata and is left out."""
-        missing = [c.id for c in fused.values() if not c.metadata]
+        missing = {c.id: c for c in candidates if not c.metadata}
         if not missing:
             return
         query = np.asarray(query_vector, dtype=np.float32)
-        for chunk_id, (text, metadata, embedding) in self.store.get_chunks(missing).items():
-            candidate = fused[chunk_id]
+        for chunk_id, (text, metadata, embedding) in self.store.get_chunks(list(missing)).items():
+            candidate = missing[chunk_id]
             candidate.text, candidate.metadata = text, metadata
             candidate.cosine = float(np.dot(query, np.asarray(embedding, dtype=np.float32)))
 
@@ -240,10 +258,10 @@ class Retriever:
     ) -> None:
         """Add the reciprocal-rank votes of the dense and BM25 searches under ``filters`` to ``fused``."""
         if mode in ("hybrid", "dense"):
-            for rank, hit in enumerate(self.store.search(query_vector, pool, to_filters(filters))):
+            for rank, hit in enumerate(self._dense(query_vector, pool, filters)):
                 candidate = fused.setdefault(hit.id, Candidate(hit.id))
                 candidate.fused += weight / (RRF_K + rank + 1)
-                if not candidate.metadata:  # the dense search brings text, metadata and cosine along
+                if not candidate.metadata and hit.metadata:  # a store search brings text and metadata
                     candidate.text, candidate.metadata, candidate.cosine = hit.text, hit.metadata, hit.score
                 candidate.dense_rank = min(
                     rank, candidate.dense_rank if candidate.dense_rank is not None else rank
@@ -262,6 +280,44 @@ class Retriever:
                 candidate.lexical_rank = rank if best is None else min(rank, best)
                 candidate.lexical_score = max(candidate.lexical_score, float(hit.score))
                 candidate.in_window |= in_window
+
+    def _dense(
+        self, query_vector: list[float], k: int, filters: dict[str, Any] | MetadataFilters | None
+    ) -> list[Any]:
+        """The ``k`` nearest chunks passing ``filters``, best first (objects with ``id``, ``score`` and,
+        from a filtered store search, ``text`` and ``metadata``).
+
+        A filtered Chroma query is slow (it scans the metadata), so when the filters are dates and outlets
+        the nearest ``DENSE_OVERFETCH`` chunks (then five times as many) are fetched unfiltered and filtered
+        with the BM25 index's arrays; only when fewer than ``k`` pass (a narrow window, a rare outlet) does
+        the store filter."""
+        nearest = getattr(self.store, "nearest", None)
+        plain = isinstance(filters, dict) and set(filters) <= {"since", "until", "outlet", "outlets"}
+        if nearest is not None and self.lexical is not None and (filters is None or plain):
+            for n in (max(k, DENSE_OVERFETCH), max(k, 5 * DENSE_OVERFETCH)):
+                found = nearest(query_vector, n)
+                ids = [chunk_id for chunk_id, _ in found]
+                passing = (
+                    self.lexical.passing(ids, **lexical_filters(filters)) if filters else [True] * len(ids)
+                )
+                if passing is None:
+                    break
+                if sum(passing) >= k or len(found) < n:
+                    kept = [_Nearest(i, cos) for (i, cos), ok in zip(found, passing, strict=True) if ok]
+                    return kept[:k]
+            few = self.lexical.allowed_ids(DENSE_OVERFETCH, **lexical_filters(filters))
+            if few is not None:  # a narrow window: score its few chunks exactly
+                return self._exact(query_vector, k, few)
+        return self.store.search(query_vector, k, to_filters(filters))
+
+    def _exact(self, query_vector: list[float], k: int, ids: list[str]) -> list[_Nearest]:
+        """The ``k`` of ``ids`` nearest to the query, by exact cosine over their stored embeddings."""
+        query = np.asarray(query_vector, dtype=np.float32)
+        scored = [
+            _Nearest(chunk_id, float(np.dot(query, np.asarray(emb, dtype=np.float32))))
+            for chunk_id, emb in self.store.get_embeddings(ids).items()  # type: ignore[attr-defined]
+        ]
+        return sorted(scored, key=lambda hit: (-hit.score, hit.id))[:k]
 
     def retrieve_for_choices(
         self,

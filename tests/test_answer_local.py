@@ -103,3 +103,18 @@ def test_sources_that_disagree_are_flagged_and_both_cited(sample_engine) -> None
     assert "disagree" in answer.text, answer.text
     assert {c.n for c in answer.citations} == {1, 2}, answer.text
     assert all(c.quote in c.passage.text for c in answer.citations)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Where will the US–Russia talks be held?", "geneva"),
+        ("Who did Putin speak with on the phone?", "biden"),
+    ],
+)
+def test_short_answers_stop_at_their_citation(sample_engine, question: str, expected: str) -> None:
+    answer = sample_engine.ask(question, style="short", as_of="2022-01-05")
+    assert not answer.abstained and answer.citations, answer
+    before, _, after = answer.text.partition("[")
+    assert len(before.split()) <= 8 and expected in before.lower(), answer.text
+    assert after.endswith("]") and after.count("[") == 0, answer.text  # nothing written past the citation

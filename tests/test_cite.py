@@ -59,7 +59,7 @@ def test_prompt_starts_with_a_fixed_prefix_and_numbers_passages() -> None:
     assert one[:-1] == two[:-1]  # system text and worked examples: identical, cacheable
     assert one[0]["role"] == "system" and NOT_COVERED in one[0]["content"]
     last = one[-1]["content"]
-    assert "[1] Outlet, 2021-12-31 \u2014 Title 1" in last and "[2] " in last
+    assert "[1] Title 1 (Outlet, 2021-12-31)" in last and "[2] Title 2" in last
     assert "Question: Where are the talks?\nAnswer style: two to four" in last
     short = build_messages("Where are the talks?", PASSAGES, style="short")[-1]["content"]
     shared = last[: last.index("Answer style")]

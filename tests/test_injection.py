@@ -77,7 +77,7 @@ def test_the_rule_is_in_the_system_text_and_the_example_uses_the_same_format() -
     messages = build_messages("q?", [_article_passage(1, "01_ignore_rules.txt")])
     example, asked = messages[1]["content"], messages[-1]["content"]
     for content in (example, asked):
-        assert re.search(r"\n\[1\] [^\n(]+, [^\n]+\n<<<\n[^<>]+\n>>>", content), content
+        assert re.search(r"\n\[1\] [^\n]+ \([^\n]+, [^\n]+\)\n<<<\n[^<>]+\n>>>", content), content
         assert content.count("<<<") == content.count(">>>") >= 1
     assert "[1]" in messages[2]["content"]  # the worked answer cites in the same numbering
 

@@ -104,3 +104,39 @@ def test_eval_on_10_dev_questions(rtqa, tmp_path: Path) -> None:
         assert (tmp_path / "report" / name).exists()
     rows = [json.loads(line) for line in (tmp_path / "report" / "results.jsonl").read_text().splitlines()]
     assert len(rows) == N_EVALUATED and all(r["as_of"] for r in rows)
+
+
+def test_fast_dense_search_equals_the_filtered_store_search(rtqa) -> None:
+    """The dense search reads unfiltered neighbours and filters them with the BM25 arrays (or scores a
+    narrow window exactly); it must find neighbours as near as the store's own filtered search."""
+    from qa.retrieve import to_filters
+
+    engine = rtqa[0]
+    for q in _questions(N_QUESTIONS):
+        day = normalize_date(q["question_date"])
+        vector = engine.embedder.embed_query(q["query"])
+        for filters in ({"until": day}, {"since": "2026-01-01", "until": day}, None):
+            fast = [hit.score for hit in engine.retriever._dense(vector, 20, filters)]
+            slow = [hit.score for hit in engine.store.search(vector, 20, to_filters(filters))]
+            # the same neighbours, up to the order of near-ties: each rank's cosine agrees within 0.002
+            assert len(fast) == len(slow) and all(
+                abs(a - b) < 2e-3 for a, b in zip(fast, slow, strict=True)
+            ), filters
+
+
+def test_reranker_training_is_deterministic_and_quotes_stay_inside_passages(rtqa, tmp_path: Path) -> None:
+    from qa.context import condense
+    from qa.rerank_train import train
+
+    engine = rtqa[0]
+    _, texts, metas = engine.store.all_chunks()
+    days = [int(m.get("published_day") or 0) for m in metas]
+    one, two = (train(engine.retriever, texts, days, count=40, seed=3) for _ in range(2))
+    one.save(tmp_path / "a.json")
+    two.save(tmp_path / "b.json")
+    assert (tmp_path / "a.json").read_text() == (tmp_path / "b.json").read_text()
+    for q in _questions(5):
+        passages = engine.retriever.retrieve(q["query"], 4, {"until": normalize_date(q["question_date"])})
+        whole = {p.chunk_id: p.text for p in passages}
+        for p in condense(q["query"], passages, engine.embedder, 150):
+            assert all(piece in whole[p.chunk_id] for piece in p.text.split("\n\n")), p.text
