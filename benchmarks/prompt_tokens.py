@@ -19,7 +19,6 @@ it evaluated (``prompt_n``) and how many it took from its cache (``cache_n``).
 from __future__ import annotations
 
 import argparse
-import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,26 +28,17 @@ from unittest import mock
 
 import index.settings  # noqa: F401  (offline environment first)
 from index.settings import Settings
+from qa.cite import content_words
 from qa.models import Passage
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 Formatter = Callable[[list[Passage]], str]
 
 
-_WORD_RE = re.compile(r"[^\W_]+")
-_STOP = frozenset(
-    "a an and are as at be been but by did do does for from had has have he her his how in is it its "
-    "of on or over said say says she that the their them they this to was were what when where which who "
-    "why will with would".split()
-)
-
-
 def _words(text: str) -> set[str]:
-    """Lowercased content words with a crude stem ("protested" matches "protest")."""
+    """Content words with a crude stem ("protested" matches "protest")."""
     words = set()
-    for word in (m.lower() for m in _WORD_RE.findall(text)):
-        if word in _STOP:
-            continue
+    for word in content_words(text):
         for suffix in ("ing", "ed", "es", "s"):
             if word.endswith(suffix) and len(word) - len(suffix) >= 3:
                 word = word[: -len(suffix)]

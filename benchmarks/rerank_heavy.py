@@ -23,7 +23,6 @@ Gold answers are read by the scorer's functions only; nothing here sees a dev qu
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 import time
@@ -35,11 +34,10 @@ from statistics import median
 import numpy as np
 
 import index.settings  # noqa: F401  (offline environment first)
-from index.settings import Settings
 from qa.retrieve import RRF_K, Candidate
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rerank_sweep import DEFAULT_DATA, POOL, CachedEmbedder, first_stage, score_order  # noqa: E402
+from rerank_sweep import DEFAULT_DATA, POOL, score_order, setup  # noqa: E402
 
 DEPTH = 20  # candidates a heavy scorer reads
 QUERY_PROMPT = (
@@ -190,7 +188,6 @@ def evaluate(rows: list[dict], orders: list[list[Candidate]], embedder, top_k: i
 
 def main() -> None:
     """Run the first stage once per question, then each chosen heavy candidate; print the table."""
-    from qa.answer import Engine
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, required=True, help="index of the RealTime QA corpus")
@@ -204,15 +201,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    lines = (args.data / "queries_dev.jsonl").read_text().splitlines()
-    questions = [json.loads(line) for line in lines if line.strip()][: args.limit]
-    questions = [q for q in questions if q["derived_answer_string_in_search_docs"]]
-    engine = Engine(Settings(data_dir=args.data_dir))
-    engine.retriever.reranker = None
-    embedder = CachedEmbedder(engine.embedder)
-    engine.embedder.embed_query("warm up")
+    engine, embedder, rows = setup(args.data_dir, args.data, args.limit)
     top_k = engine.settings.top_k
-    rows = first_stage(engine, questions)
     table: dict[str, dict[str, float]] = {}
     cost: dict[str, str] = {}
     table["fusion"] = evaluate(rows, [list(r["pool"]) for r in rows], embedder, top_k)

@@ -216,9 +216,22 @@ def cross_encoder_ms(rows: list[dict]) -> float:
     return median(times)
 
 
+def setup(data_dir: Path, data: Path, limit: int | None) -> tuple:
+    """The engine on ``data_dir`` (no reranker), a caching embedder, and the first stage of the answerable
+    dev questions (the first ``limit``)."""
+    from qa.answer import Engine
+
+    lines = (data / "queries_dev.jsonl").read_text().splitlines()
+    questions = [json.loads(line) for line in lines if line.strip()][:limit]
+    questions = [q for q in questions if q["derived_answer_string_in_search_docs"]]
+    engine = Engine(Settings(data_dir=data_dir))
+    engine.retriever.reranker = None
+    engine.embedder.embed_query("warm up")
+    return engine, CachedEmbedder(engine.embedder), first_stage(engine, questions)
+
+
 def main() -> None:
     """Run the first stage once per question, every method over its candidates; print the table."""
-    from qa.answer import Engine
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, required=True, help="index of the RealTime QA corpus")
@@ -232,15 +245,8 @@ def main() -> None:
     parser.add_argument("--save-model", type=Path, default=None, help="write the self-supervised model here")
     args = parser.parse_args()
 
-    lines = (args.data / "queries_dev.jsonl").read_text().splitlines()
-    questions = [json.loads(line) for line in lines if line.strip()][: args.limit]
-    questions = [q for q in questions if q["derived_answer_string_in_search_docs"]]
-    engine = Engine(Settings(data_dir=args.data_dir))
-    engine.retriever.reranker = None
-    embedder = CachedEmbedder(engine.embedder)
-    engine.embedder.embed_query("warm up")
+    engine, embedder, rows = setup(args.data_dir, args.data, args.limit)
     top_k = engine.settings.top_k
-    rows = first_stage(engine, questions)
     model, train_s = train_self(engine, args.pseudo, args.seed)
     if args.save_model:
         model.save(args.save_model)

@@ -1,7 +1,7 @@
 """Real news from RealTime QA (read from ../shared/eval, never copied; skipped without it): the search
 documents of the first 15 dev questions (108 articles) are ingested once, then retrieval floors, title
 look-ups and the answer-accuracy evaluation (the first 10 questions) run on them. Floors are set from measured figures with a
-safety margin (docs: the README's Evaluation section); the whole-corpus figures come from
+safety margin (docs: docs/evaluation.md); the whole-corpus figures come from
 ``newsqa eval realtimeqa`` and the sweeps in benchmarks/."""
 
 from __future__ import annotations
