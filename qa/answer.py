@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, suppress
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -79,30 +79,27 @@ class Engine:
         return Path(self.settings.data_dir) / MODEL_FILE
 
     def load_reranker(self) -> None:
-        """Use the data folder's trained reranker (re-read when another process retrained it); without
-        one, the first stage's fusion order stands."""
-        try:
-            stamp: int | None = self.reranker_path.stat().st_mtime_ns
-        except OSError:
-            stamp = None
-        if self.settings.rerank != "learned":
-            stamp = None
+        """With ``rerank = "learned"``, use the data folder's trained reranker (re-read when another process
+        retrained it); otherwise, or without one, the first stage's fusion order stands."""
+        stamp: int | None = None
+        if self.settings.rerank == "learned":
+            with suppress(OSError):
+                stamp = self.reranker_path.stat().st_mtime_ns
         if stamp != self._reranker_stamp:
             self._reranker_stamp = stamp
             self.retriever.reranker = LinearReranker.load(self.reranker_path) if stamp else None
 
     def update_reranker(self, *, force: bool = False, progress: bool = False) -> str | None:
         """With ``rerank = "learned"``, train the reranker on this corpus when it has none or the corpus
-        changed by a fifth since (see ``qa.rerank_train``); ``force`` trains anyway. Returns what was done,
-        or None when nothing was needed."""
-        from qa.rerank_train import MIN_ARTICLES, needs_training, train
+        changed by a fifth since (see ``qa.rerank_train``); ``force`` trains anyway (and raises ``ValueError``
+        when the corpus gives nothing to learn from; without it that is a returned warning). Returns what
+        was done, or None when nothing was needed."""
+        from qa.rerank_train import needs_training, train
 
         if self.settings.rerank != "learned" and not force:
             return None
         articles = self.catalog.stats().articles
         if not force and not needs_training(LinearReranker.load(self.reranker_path), articles):
-            return None
-        if articles < MIN_ARTICLES and not force:
             return None
         _, texts, metas = self.store.all_chunks()
         days = [int(m.get("published_day") or 0) for m in metas]
@@ -110,6 +107,10 @@ class Engine:
         try:
             bar = _progress_bar("training the reranker") if progress else None
             model = train(self.retriever, texts, days, progress=bar)
+        except ValueError as exc:  # the articles are in; an untrainable corpus is no ingest failure
+            if force:
+                raise
+            return f"warning: reranker not trained: {exc}"
         finally:
             self.retriever.reranker = previous
         model.articles = articles

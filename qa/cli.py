@@ -77,10 +77,7 @@ def ingest(
     engine = Engine(_settings(ctx))
     report = engine.ingestor().ingest(paths, progress=not quiet, field_map=_field_map(fields), prune=prune)
     click.echo(report.summary())
-    try:
-        trained = engine.update_reranker(progress=not quiet)
-    except ValueError as exc:  # the articles are in; a reranker that cannot train is not an ingest failure
-        trained = f"warning: reranker not trained: {exc}"
+    trained = engine.update_reranker(progress=not quiet)
     if trained:
         click.echo(trained)
     sys.exit(0 if report.ok else 1)

@@ -144,6 +144,14 @@ class ChunkSource(Protocol):
         """{id: (text, metadata, embedding)} of the stored chunks among ``ids``."""
         ...
 
+    def get_embeddings(self, ids: Sequence[str]) -> dict[str, Any]:
+        """{id: embedding} of the stored chunks among ``ids``."""
+        ...
+
+    def nearest(self, embedding: list[float], n: int) -> list[tuple[str, float]]:
+        """(id, cosine) of the ``n`` nearest chunks, unfiltered (fast: no metadata scan)."""
+        ...
+
 
 class Retriever:
     """Hybrid retrieval over a chunk source and its BM25 index."""
@@ -291,32 +299,30 @@ class Retriever:
         the nearest ``DENSE_OVERFETCH`` chunks (then five times as many) are fetched unfiltered and filtered
         with the BM25 index's arrays; only when fewer than ``k`` pass (a narrow window, a rare outlet) does
         the store filter."""
-        nearest = getattr(self.store, "nearest", None)
         plain = isinstance(filters, dict) and set(filters) <= {"since", "until", "outlet", "outlets"}
-        if nearest is not None and self.lexical is not None and (filters is None or plain):
-            for n in (max(k, DENSE_OVERFETCH), max(k, 5 * DENSE_OVERFETCH)):
-                found = nearest(query_vector, n)
-                ids = [chunk_id for chunk_id, _ in found]
-                passing = (
-                    self.lexical.passing(ids, **lexical_filters(filters)) if filters else [True] * len(ids)
-                )
-                if passing is None:
-                    break
-                if sum(passing) >= k or len(found) < n:
-                    kept = [_Nearest(i, cos) for (i, cos), ok in zip(found, passing, strict=True) if ok]
-                    return kept[:k]
-            few = self.lexical.allowed_ids(DENSE_OVERFETCH, **lexical_filters(filters))
-            if few is not None:  # a narrow window: score its few chunks exactly
-                return self._exact(query_vector, k, few)
+        if self.lexical is None or not (filters is None or plain):
+            return self.store.search(query_vector, k, to_filters(filters))
+        for n in (max(k, DENSE_OVERFETCH), max(k, 5 * DENSE_OVERFETCH)):
+            found = self.store.nearest(query_vector, n)
+            ids = [chunk_id for chunk_id, _ in found]
+            passing = self.lexical.passing(ids, **lexical_filters(filters)) if filters else [True] * len(ids)
+            if passing is None:  # BM25 has not caught up with a write yet: let the store filter
+                return self.store.search(query_vector, k, to_filters(filters))
+            if sum(passing) >= k or len(found) < n:
+                return [_Nearest(i, cos) for (i, cos), ok in zip(found, passing, strict=True) if ok][:k]
+        few = self.lexical.allowed_ids(DENSE_OVERFETCH, **lexical_filters(filters))
+        if few is not None:  # a narrow window: score its few chunks exactly
+            return self._exact(query_vector, k, few)
         return self.store.search(query_vector, k, to_filters(filters))
 
     def _exact(self, query_vector: list[float], k: int, ids: list[str]) -> list[_Nearest]:
         """The ``k`` of ``ids`` nearest to the query, by exact cosine over their stored embeddings."""
-        query = np.asarray(query_vector, dtype=np.float32)
-        scored = [
-            _Nearest(chunk_id, float(np.dot(query, np.asarray(emb, dtype=np.float32))))
-            for chunk_id, emb in self.store.get_embeddings(ids).items()  # type: ignore[attr-defined]
-        ]
+        embeddings = self.store.get_embeddings(ids)
+        if not embeddings:
+            return []
+        matrix = np.asarray(list(embeddings.values()), dtype=np.float32)
+        cosines = matrix @ np.asarray(query_vector, dtype=np.float32)
+        scored = [_Nearest(i, float(c)) for i, c in zip(embeddings, cosines, strict=True)]
         return sorted(scored, key=lambda hit: (-hit.score, hit.id))[:k]
 
     def retrieve_for_choices(

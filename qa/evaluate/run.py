@@ -83,6 +83,49 @@ def realtimeqa_corpus(eval_dir: Path, questions: list[dict], scope: str, folder:
     return subset
 
 
+def _realtimeqa_row(engine, q: dict[str, Any], top_k: int) -> tuple[dict[str, Any], str]:  # noqa: ANN001
+    """Ask one RealTime QA question three ways (normal, short, multiple choice) and score the answers;
+    returns the result row and the short answer's text."""
+    as_of = date.fromisoformat(normalize_date(q["question_date"]) or date.today().isoformat())
+    gold = gold_answer(q)
+    normal = engine.ask(q["query"], as_of=as_of, top_k=top_k)
+    short = engine.ask(q["query"], as_of=as_of, top_k=top_k, style="short")
+    mc = engine.ask(q["query"], as_of=as_of, top_k=top_k, style="short", choices=q["choices"])
+    retrieved = [p.text for p in normal.retrieved]
+    cited = [c.passage.text for c in normal.citations]
+    picked = choice_from_answer(mc.text, q["choices"]) if not mc.abstained else None
+    row = {
+        "question_id": q["question_id"],
+        "query": q["query"],
+        "as_of": as_of.isoformat(),
+        "gold": gold,
+        "free_text_scored": not is_except_question(q["query"]),
+        "gold_in_search_docs": bool(q.get("derived_answer_string_in_search_docs")),
+        "retrieved_has_gold": recall_at_k(retrieved, gold),
+        "best_score": round(max((p.score for p in normal.retrieved), default=0.0), 4),
+        "answer": normal.text,
+        "abstained": normal.abstained,
+        "abstain_reason": normal.abstain_reason,
+        "contains_gold": contains_answer(normal.text, gold),
+        "citations": [c.n for c in normal.citations],
+        "citation_valid": citation_valid(cited, gold) if normal.citations else None,
+        "short_answer": short.text,
+        "em": exact_match(short.text.split("[")[0], gold),
+        "f1": token_f1(short.text.split("[")[0], gold),
+        "mc_answer": mc.text,
+        "mc_choice": picked,
+        "mc_correct": picked is not None and picked in q["answer_index"],
+        "filters": normal.filters,
+        "retrieved": [
+            {"n": p.n, "title": p.title, "date": p.date, "score": round(p.score, 3)} for p in normal.retrieved
+        ],
+        "retrieve_ms": normal.timings.retrieve_ms,
+        "first_token_ms": normal.timings.first_token_ms,
+        "total_ms": normal.timings.total_ms,
+    }
+    return row, short.text
+
+
 def run_realtimeqa(
     settings: Settings,
     *,
@@ -118,51 +161,14 @@ def run_realtimeqa(
         report_dir.mkdir(parents=True, exist_ok=True)
         partial.write_text("")
     for i, q in enumerate(questions, start=1):
-        as_of = date.fromisoformat(normalize_date(q["question_date"]) or date.today().isoformat())
-        gold = gold_answer(q)
-        normal = engine.ask(q["query"], as_of=as_of, top_k=top_k)
-        short = engine.ask(q["query"], as_of=as_of, top_k=top_k, style="short")
-        mc = engine.ask(q["query"], as_of=as_of, top_k=top_k, style="short", choices=q["choices"])
-        retrieved = [p.text for p in normal.retrieved]
-        cited = [c.passage.text for c in normal.citations]
-        picked = choice_from_answer(mc.text, q["choices"]) if not mc.abstained else None
-        row = {
-            "question_id": q["question_id"],
-            "query": q["query"],
-            "as_of": as_of.isoformat(),
-            "gold": gold,
-            "free_text_scored": not is_except_question(q["query"]),
-            "gold_in_search_docs": bool(q.get("derived_answer_string_in_search_docs")),
-            "retrieved_has_gold": recall_at_k(retrieved, gold),
-            "best_score": round(max((p.score for p in normal.retrieved), default=0.0), 4),
-            "answer": normal.text,
-            "abstained": normal.abstained,
-            "abstain_reason": normal.abstain_reason,
-            "contains_gold": contains_answer(normal.text, gold),
-            "citations": [c.n for c in normal.citations],
-            "citation_valid": citation_valid(cited, gold) if normal.citations else None,
-            "short_answer": short.text,
-            "em": exact_match(short.text.split("[")[0], gold),
-            "f1": token_f1(short.text.split("[")[0], gold),
-            "mc_answer": mc.text,
-            "mc_choice": picked,
-            "mc_correct": picked is not None and picked in q["answer_index"],
-            "filters": normal.filters,
-            "retrieved": [
-                {"n": p.n, "title": p.title, "date": p.date, "score": round(p.score, 3)}
-                for p in normal.retrieved
-            ],
-            "retrieve_ms": normal.timings.retrieve_ms,
-            "first_token_ms": normal.timings.first_token_ms,
-            "total_ms": normal.timings.total_ms,
-        }
+        row, short_text = _realtimeqa_row(engine, q, top_k)
         rows.append(row)
         if partial:  # an interrupted run keeps what it measured
             with partial.open("a") as handle:
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")
         echo(
             f"[{i}/{len(questions)}] F1 {row['f1']:.2f} MC {'✓' if row['mc_correct'] else '✗'} "
-            f"R@k {'✓' if row['retrieved_has_gold'] else '✗'} | {q['query'][:70]} → {short.text[:40]!r} (gold {gold!r})"
+            f"R@k {'✓' if row['retrieved_has_gold'] else '✗'} | {q['query'][:70]} → {short_text[:40]!r} (gold {row['gold']!r})"
         )
     summary = summarize_realtimeqa(rows, top_k)
     summary["settings"] = _settings_summary(settings, engine.llm.name, engine.embedder.name)
