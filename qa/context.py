@@ -17,11 +17,17 @@ from qa.cite import split_sentences
 from qa.models import Passage
 
 
-def condense(question: str, passages: list[Passage], embedder: Embedder, budget: int) -> list[Passage]:
+def condense(
+    question: str, passages: list[Passage], embedder: Embedder, budget: int, *, margin: float = 0.0,
+    floor: int = 0,
+) -> list[Passage]:  # fmt: skip
     """Passages cut down to their best sentences, ``budget`` tokens in all (0 = keep whole passages).
 
-    Passages left with no sentence are dropped and the rest renumbered 1..m; each returned passage keeps
-    the full chunk text in ``Passage.text`` of the original, and the condensed text in ``text``.
+    With ``margin`` > 0 the budget shrinks when the top evidence is strong: once ``floor`` tokens are
+    chosen, sentences scoring more than ``margin`` below the best one are left out (every prompt token
+    costs the reader time before the first word). Passages left with no sentence are dropped and the rest
+    renumbered 1..m; each returned passage keeps the full chunk text in ``Passage.text`` of the original,
+    and the condensed text in ``text``.
     """
     if budget <= 0 or not passages:
         return passages
@@ -37,7 +43,11 @@ def condense(question: str, passages: list[Passage], embedder: Embedder, budget:
     scores = scores + np.array([0.02 * (len(passages) - p) for p, _, _ in sentences])
     chosen: set[tuple[int, int]] = set()
     used = 0
-    for i in np.argsort(-scores):
+    order = np.argsort(-scores)
+    weakest = float(scores[order[0]]) - margin if margin > 0 else -np.inf
+    for i in order:
+        if scores[i] < weakest and used >= floor:
+            break
         p_index, s_index, sentence = sentences[int(i)]
         cost = embedder.count_tokens(sentence) - 2
         if used + cost > budget and chosen:
