@@ -20,10 +20,12 @@ from datetime import date
 from pathlib import Path
 from statistics import median
 
-import index.settings  # noqa: F401  (offline environment first)
-from index.parse import normalize_date
-from index.settings import Settings
-from qa.evaluate.score import choice_from_answer, exact_match, gold_answer, is_except_question, token_f1
+from index.settings import Settings, use_offline_environment
+
+use_offline_environment()  # before the model and store libraries load
+
+from index.parse import normalize_date  # noqa: E402
+from qa.evaluate.score import choice_from_answer, exact_match, gold_answer, is_except_question, token_f1  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "realtimeqa"
 

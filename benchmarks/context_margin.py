@@ -18,9 +18,12 @@ import argparse
 from pathlib import Path
 from statistics import mean, median
 
+from index.settings import use_offline_environment
+
+use_offline_environment()  # before the model and store libraries load
+
 from rerank_sweep import DEFAULT_DATA, setup  # noqa: E402  (run as a script: benchmarks/ is on the path)
 
-import index.settings  # noqa: F401
 from qa.evaluate.score import gold_answer, recall_at_k  # noqa: E402
 
 

@@ -34,13 +34,16 @@ from pathlib import Path
 
 import numpy as np
 
-import index.settings  # noqa: F401  (offline environment first)
-from index.chunk import Chunker
-from index.embed import Embedder, cpu_has_native_bf16, make_embedder
-from index.embed_onnx import INT8_MODEL_FILE, OnnxEmbedder, cpu_has_vnni, export_int8
-from index.models import Article
-from index.parse import normalize_date
-from index.settings import Settings
+from index.settings import Settings, use_offline_environment
+
+use_offline_environment()  # before the model and store libraries load
+
+from index.chunk import Chunker  # noqa: E402
+from index.embed import Embedder, cpu_has_native_bf16, cpu_has_vnni, make_embedder  # noqa: E402
+from index.embed_onnx import OnnxEmbedder  # noqa: E402
+from index.models import Article  # noqa: E402
+from index.onnx_export import FP32_MODEL_FILE, INT8_MODEL_FILE, export_fp32, export_int8  # noqa: E402
+from index.parse import normalize_date  # noqa: E402
 
 DEFAULT_DATA = Path("/work/shared/eval/realtimeqa")
 GATE = 0.95
@@ -159,8 +162,8 @@ def agreement(reference: np.ndarray, other: np.ndarray) -> dict[str, float]:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark and print its figures."""
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="RealTime QA folder (read only)")
     parser.add_argument("--throughput-chunks", type=int, default=600)
@@ -171,8 +174,88 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--onnx-fp32", action="store_true", help="also time the unquantized ONNX graph")
     parser.add_argument("--skip-agreement", action="store_true")
     parser.add_argument("--cache", type=Path, default=None, help="keep agreement vectors here")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+def export_onnx(models: Path) -> Path:
+    """Export the fp32 ONNX model into ``models`` and quantize it to int8 now, to time it (the int8
+    embedder would do both on first use); returns the fp32 file."""
+    fp32_file, int8_file = models / FP32_MODEL_FILE, models / INT8_MODEL_FILE
+    started = time.perf_counter()
+    export_fp32(fp32_file)
+    exported = time.perf_counter()
+    meta = export_int8(int8_file, fp32_file)
+    print(
+        f"onnx export: fp32 {exported - started:.1f} s, int8 {time.perf_counter() - exported:.1f} s, "
+        f"{int8_file.stat().st_size / 1e6:.1f} MB (reduce_range={meta['reduce_range']}, "
+        f"probe min cosine {meta['probe_min_cosine']})"
+    )
+    return fp32_file
+
+
+def report_throughput(embedders: dict[str, Embedder], texts: list[str], rounds: int) -> dict[str, float]:
+    """Time every embedder on ``texts`` and print the table; returns the median chunks/s of each."""
+    print(f"\n== throughput ({rounds} interleaved rounds of {len(texts)} chunks)")
+    rates = throughput(embedders, texts, rounds)
+    median = {name: statistics.median(values) for name, values in rates.items()}
+    print(f"\n{'backend':10s} {'median/s':>9s} {'best/s':>8s} {'x fp32':>7s}  name")
+    for name, values in rates.items():
+        print(
+            f"{name:10s} {median[name]:9.1f} {max(values):8.1f} {median[name] / median['fp32']:7.2f}  "
+            f"{embedders[name].name}"
+        )
+    return median
+
+
+def report_agreement(embedders: dict[str, Embedder], sets: dict, cache: Path | None) -> dict[str, dict]:
+    """Embed the agreement corpus with every embedder and print how each ranks like fp32."""
+    print(f"\n== agreement with fp32 on {len(sets['questions'])} dev questions, top-{TOP_K} by cosine")
+    vectors = {}
+    for name, embedder in embedders.items():
+        chunks, questions, seconds = embed_corpus(name, embedder, sets, cache)
+        vectors[name] = (chunks, questions)
+        print(
+            f"  {name:10s} embedded {len(chunks)} chunks in {seconds:.0f} s ({len(chunks) / seconds:.1f}/s)"
+        )
+    ref_chunks, ref_questions = vectors["fp32"]
+    ref_top, ref_scores = top_k(ref_questions, ref_chunks)
+    gap = np.sort(ref_scores, axis=1)[:, ::-1]
+    near_ties = float(np.mean(gap[:, TOP_K - 1] - gap[:, TOP_K] < 1e-3))
+    print(f"  (fp32: {near_ties:.0%} of questions have ranks 5 and 6 within 0.001 cosine)")
+    print(
+        f"\n{'backend':10s} {'top5 set':>8s} {'differ':>6s} {'overlap':>7s} {'top1':>6s} "
+        f"{'cos mean':>8s} {'cos min':>8s} {'q cos min':>9s}"
+    )
+    results = {}
+    for name, (chunks, questions) in vectors.items():
+        found, _ = top_k(questions, chunks)
+        result = agreement(ref_top, found)
+        cos = (chunks * ref_chunks).sum(axis=1)
+        qcos = (questions * ref_questions).sum(axis=1)
+        results[name] = result
+        print(
+            f"{name:10s} {result['top5_set']:8.3f} {result['differ']:6d} {result['overlap']:7.3f} "
+            f"{result['top1']:6.3f} {cos.mean():8.5f} {cos.min():8.4f} {qcos.min():9.4f}"
+        )
+    return results
+
+
+def report_verdict(results: dict[str, dict], median: dict[str, float]) -> None:
+    """Print the gate of the issue and the default it recommends."""
+    passes = {b: results[b]["top5_set"] >= GATE for b in ("int8", "bf16") if b in results}
+    if passes.get("int8"):
+        verdict = "int8"
+    elif passes.get("bf16") and median["bf16"] > median["fp32"]:
+        verdict = "bf16"
+    else:
+        verdict = "fp32"
+    gates = ", ".join(f"{b} {'passes' if ok else 'fails'}" for b, ok in passes.items())
+    print(f"\ngate top-5 agreement >= {GATE}: {gates} -> recommended default: {verdict}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print its figures."""
+    args = parse_args(argv)
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     if "fp32" not in backends:
         backends.insert(0, "fp32")
@@ -187,19 +270,11 @@ def main(argv: list[str] | None = None) -> int:
             b: make_embedder(Settings(data_dir=data_dir, embed_backend=b, embed_batch_size=args.batch_size))
             for b in backends
         }
-        tokenizer = embedders["fp32"].tokenizer
-
+        tokenizer = embedders["fp32"].counting_tokenizer
         if "int8" in embedders:  # export explicitly, to time it (the embedder would do it on first use)
-            target = data_dir / "models" / INT8_MODEL_FILE
-            fp32_onnx = data_dir / "models" / "minilm-fp32.onnx" if args.onnx_fp32 else None
-            started = time.perf_counter()
-            meta = export_int8(target, keep_fp32=fp32_onnx)
-            print(
-                f"int8 export: {time.perf_counter() - started:.1f} s, {target.stat().st_size / 1e6:.1f} MB "
-                f"(reduce_range={meta['reduce_range']}, probe min cosine {meta['probe_min_cosine']})"
-            )
-            if fp32_onnx is not None:
-                onnx_fp32 = OnnxEmbedder(fp32_onnx, batch_size=args.batch_size)
+            fp32_file = export_onnx(data_dir / "models")
+            if args.onnx_fp32:
+                onnx_fp32 = OnnxEmbedder(fp32_file, batch_size=args.batch_size)
                 onnx_fp32.name = "all-MiniLM-L6-v2 (fp32 onnx)"
                 embedders["onnx-fp32"] = onnx_fp32
 
@@ -211,57 +286,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{len(sets['corpus'])} chunks of {sets['articles']}/{sets['articles_wanted']} articles; "
             f"{len(sets['questions'])} questions"
         )
-
-        print(f"\n== throughput ({args.rounds} interleaved rounds of {len(sets['throughput'])} chunks)")
-        rates = throughput(embedders, sets["throughput"], args.rounds)
-        base = statistics.median(rates["fp32"])
-        print(f"\n{'backend':10s} {'median/s':>9s} {'best/s':>8s} {'x fp32':>7s}  name")
-        for name, values in rates.items():
-            median = statistics.median(values)
-            print(f"{name:10s} {median:9.1f} {max(values):8.1f} {median / base:7.2f}  {embedders[name].name}")
-
-        if args.skip_agreement:
-            return 0
-
-        print(f"\n== agreement with fp32 on {len(sets['questions'])} dev questions, top-{TOP_K} by cosine")
-        vectors = {}
-        for name, embedder in embedders.items():
-            chunks, questions, seconds = embed_corpus(name, embedder, sets, args.cache)
-            vectors[name] = (chunks, questions)
-            print(
-                f"  {name:10s} embedded {len(chunks)} chunks in {seconds:.0f} s ({len(chunks) / seconds:.1f}/s)"
-            )
-        ref_chunks, ref_questions = vectors["fp32"]
-        ref_top, ref_scores = top_k(ref_questions, ref_chunks)
-        gap = np.sort(ref_scores, axis=1)[:, ::-1]
-        near_ties = float(np.mean(gap[:, TOP_K - 1] - gap[:, TOP_K] < 1e-3))
-        print(f"  (fp32: {near_ties:.0%} of questions have ranks 5 and 6 within 0.001 cosine)")
-        print(
-            f"\n{'backend':10s} {'top5 set':>8s} {'differ':>6s} {'overlap':>7s} {'top1':>6s} "
-            f"{'cos mean':>8s} {'cos min':>8s} {'q cos min':>9s}"
-        )
-        results = {}
-        for name, (chunks, questions) in vectors.items():
-            found, _ = top_k(questions, chunks)
-            result = agreement(ref_top, found)
-            cos = (chunks * ref_chunks).sum(axis=1)
-            qcos = (questions * ref_questions).sum(axis=1)
-            results[name] = result
-            print(
-                f"{name:10s} {result['top5_set']:8.3f} {result['differ']:6d} {result['overlap']:7.3f} "
-                f"{result['top1']:6.3f} {cos.mean():8.5f} {cos.min():8.4f} {qcos.min():9.4f}"
-            )
-
-        median = {name: statistics.median(values) for name, values in rates.items()}
-        passes = {b: results[b]["top5_set"] >= GATE for b in ("int8", "bf16") if b in results}
-        if passes.get("int8"):
-            verdict = "int8"
-        elif passes.get("bf16") and median["bf16"] > median["fp32"]:
-            verdict = "bf16"
-        else:
-            verdict = "fp32"
-        gates = ", ".join(f"{b} {'passes' if ok else 'fails'}" for b, ok in passes.items())
-        print(f"\ngate top-5 agreement >= {GATE}: {gates} -> recommended default: {verdict}")
+        median = report_throughput(embedders, sets["throughput"], args.rounds)
+        if not args.skip_agreement:
+            report_verdict(report_agreement(embedders, sets, args.cache), median)
     return 0
 
 

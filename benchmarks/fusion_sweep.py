@@ -21,11 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-import index.settings  # noqa: F401  (offline environment first)
-from index.parse import normalize_date
-from index.settings import Settings
-from qa.evaluate.score import gold_answer, recall_at_k
-from qa.retrieve import to_filters
+from index.settings import Settings, use_offline_environment
+
+use_offline_environment()  # before the model and store libraries load
+
+from index.parse import normalize_date  # noqa: E402
+from qa.evaluate.score import gold_answer, recall_at_k  # noqa: E402
+from qa.retrieve import to_filters  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "realtimeqa"
 Ranking = list[tuple[str, float]]  # (chunk id, score), best first

@@ -26,10 +26,12 @@ from datetime import date
 from pathlib import Path
 from unittest import mock
 
-import index.settings  # noqa: F401  (offline environment first)
-from index.settings import Settings
-from qa.cite import content_words
-from qa.models import Passage
+from index.settings import Settings, use_offline_environment
+
+use_offline_environment()  # before the model and store libraries load
+
+from qa.cite import content_words  # noqa: E402
+from qa.models import Passage  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 Formatter = Callable[[list[Passage]], str]

@@ -33,11 +33,14 @@ from statistics import median
 
 import numpy as np
 
-import index.settings  # noqa: F401  (offline environment first)
-from qa.retrieve import RRF_K, Candidate
+from index.settings import use_offline_environment
+
+use_offline_environment()  # before the model and store libraries load
+
+from qa.retrieve import Candidate  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rerank_sweep import DEFAULT_DATA, POOL, score_order, setup  # noqa: E402
+from rerank_sweep import DEFAULT_DATA, POOL, RRF_K, score_order, setup  # noqa: E402
 
 DEPTH = 20  # candidates a heavy scorer reads
 QUERY_PROMPT = (

@@ -37,17 +37,21 @@ from statistics import median
 
 import numpy as np
 
-import index.settings  # noqa: F401  (offline environment first)
-from index.parse import normalize_date
-from index.settings import Settings
-from qa.cite import content_words, split_sentences
-from qa.evaluate.score import gold_answer, recall_at_k
-from qa.rerank import FEATURES, RRF_K, LinearReranker, features, fit, key_terms
-from qa.retrieve import LEXICAL_WEIGHT, Candidate, lexical_filters
+from index.settings import Settings, use_offline_environment
+
+use_offline_environment()  # before the model and store libraries load
+
+from index.parse import normalize_date  # noqa: E402
+from qa.cite import content_words, split_sentences  # noqa: E402
+from qa.evaluate.score import gold_answer, recall_at_k  # noqa: E402
+from qa.rerank import FEATURES, LinearReranker, features, fit, key_terms  # noqa: E402
+from qa.retrieve import Candidate, lexical_filters  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "realtimeqa"
 POOL = 50
 BUDGETS = (150, 200, 300)
+_FUSION = Settings()  # the engine's fusion knobs (NEWSQA_RRF_K, NEWSQA_LEXICAL_WEIGHT or their defaults)
+RRF_K, LEXICAL_WEIGHT = _FUSION.rrf_k, _FUSION.lexical_weight
 
 
 class CachedEmbedder:

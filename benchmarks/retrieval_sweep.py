@@ -20,11 +20,13 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
-import index.settings  # noqa: F401  (offline environment first)
-from index.parse import normalize_date
-from index.settings import Settings
-from qa.evaluate.score import gold_answer, recall_at_k
-from qa.models import Passage
+from index.settings import Settings, use_offline_environment
+
+use_offline_environment()  # before the model and store libraries load
+
+from index.parse import normalize_date  # noqa: E402
+from qa.evaluate.score import gold_answer, recall_at_k  # noqa: E402
+from qa.models import Passage  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "realtimeqa"
 

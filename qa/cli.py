@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from index.settings import Settings
+from index.settings import Settings, use_offline_environment
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -37,6 +37,7 @@ class _Cli(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, data_dir: Path | None) -> None:
     """newsqa: ask questions about a pile of news articles; every answer cites its sources."""
+    use_offline_environment()  # every command, before it imports the model and store libraries
     overrides = {"data_dir": data_dir} if data_dir else {}
     ctx.obj = {"settings": Settings(**overrides)}
 

@@ -22,9 +22,12 @@ from pathlib import Path
 import numpy as np
 
 from qa.cite import content_words
-from qa.retrieve import RRF_K, Candidate, day_number
+from qa.retrieve import Candidate, day_number
 
 MODEL_FILE = "reranker.json"
+# The fused score times 30 (the default rrf_k) is about 1 for a first-ranked dense vote. Features are
+# standardized, so the scale does not change a model; it stays fixed so that a stored model keeps its meaning.
+FUSED_SCALE = 30
 _NUMBER_RE = re.compile(r"\b\d[\d,.]*\b")
 _NAME_RE = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'’\-]*")
 
@@ -98,7 +101,7 @@ def features(question: str, candidates: list[Candidate], window: tuple[str, str]
         article = str(c.metadata.get("article_id", ""))
         rows.append(
             [
-                c.fused * RRF_K,
+                c.fused * FUSED_SCALE,
                 c.cosine,
                 1 / (1 + c.dense_rank) if c.dense_rank is not None else 0.0,
                 1 / (1 + c.lexical_rank) if c.lexical_rank is not None else 0.0,

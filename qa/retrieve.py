@@ -15,25 +15,23 @@ from llama_index.core.vector_stores.types import FilterOperator, MetadataFilter,
 
 from index.embed import Embedder
 from index.lexical import LexicalIndex
+from index.settings import Settings
 from qa.models import Passage
 
 Mode = Literal["hybrid", "dense", "lexical"]
-# Fusion: reciprocal rank with k = 30 over the best 50 of each retriever, a BM25 vote worth half a dense one.
-# Tuned on the RealTime QA dev questions (benchmarks/fusion_sweep.py; the 79 questions whose search documents
-# hold the answer), recall@5 dense / BM25 / equal-weight k=60 top-20 RRF / this:
+# Fusion (settings rrf_k, candidates, lexical_weight): reciprocal rank with k = 30 over the best 50 of each
+# retriever, a BM25 vote worth half a dense one. Tuned on the RealTime QA dev questions
+# (benchmarks/fusion_sweep.py; the 79 questions whose search documents hold the answer), recall@5
+# dense / BM25 / equal-weight k=60 top-20 RRF / this:
 #   whole 2,960-article corpus      0.696 / 0.696 / 0.709 / 0.734
 #   the 907 dev search documents    0.734 / 0.684 / 0.709 / 0.759
-RRF_K = 30
-LEXICAL_WEIGHT = 0.5
-CANDIDATES = 50
 # A time window read from the question ("this week", "in March") is a preference, not a filter: the search
-# runs inside the window and over everything up to ``as_of`` (votes worth OPEN_WEIGHT), so an article of that
+# runs inside the window and over everything up to ``as_of`` (votes worth open_weight), so an article of that
 # time that matches is found by both and comes first. A hard filter hid the answer of 13 of the 79 answerable
 # dev questions: quizzes say "this week" of a story reported a month before, "recently" of an old one, "on
 # December 7, 1941" of an event the corpus covers in anniversary pieces. benchmarks/time_sweep.py, whole
 # corpus, recall@5 / @50 of those 79: hard filter 0.722 / 0.835, open 0.25 or 0.5: 0.747 / 0.861-0.911,
 # open 1: 0.772 / 0.924, open 2: 0.772 / 0.924, time words ignored: 0.747 / 0.924.
-OPEN_WEIGHT = 1.0
 
 
 def day_number(value: Any) -> int:
@@ -154,7 +152,8 @@ class ChunkSource(Protocol):
 
 
 class Retriever:
-    """Hybrid retrieval over a chunk source and its BM25 index."""
+    """Hybrid retrieval over a chunk source and its BM25 index. The fusion knobs (``rrf_k``,
+    ``lexical_weight``, ``candidates``, ``open_weight``) come from ``settings`` (default: the environment)."""
 
     def __init__(
         self,
@@ -162,11 +161,13 @@ class Retriever:
         store: ChunkSource,
         lexical: LexicalIndex | None = None,
         reranker: Reranker | None = None,
+        settings: Settings | None = None,
     ) -> None:
         self.embedder = embedder
         self.store = store
         self.lexical = lexical
         self.reranker = reranker
+        self.settings = settings or Settings()
 
     def retrieve(
         self,
@@ -175,11 +176,11 @@ class Retriever:
         filters: dict[str, Any] | MetadataFilters | None = None,
         *,
         mode: Mode = "hybrid",
-        candidates: int = CANDIDATES,
+        candidates: int | None = None,
         boost: tuple[str, str] | None = None,
         boost_weight: float = 1.0,
         window: tuple[str, str] | None = None,
-        open_weight: float = OPEN_WEIGHT,
+        open_weight: float | None = None,
     ) -> list[Passage]:
         """The ``top_k`` best passages for ``question``, best first, numbered from 1.
 
@@ -187,7 +188,9 @@ class Retriever:
         time the question speaks of: the search runs inside it and, with votes worth ``open_weight``,
         without it, so articles of that time come first but an older report can still answer.
         ``boost`` = (since, until): articles published in that span get an extra top-rank vote in the
-        fusion, worth ``boost_weight`` dense votes."""
+        fusion, worth ``boost_weight`` dense votes. ``candidates`` and ``open_weight`` default to the
+        settings'."""
+        candidates = self.settings.candidates if candidates is None else candidates
         pool = self.pool(
             question, max(candidates, top_k), filters, mode=mode, boost=boost, boost_weight=boost_weight,
             window=window, open_weight=open_weight,
@@ -200,17 +203,20 @@ class Retriever:
     def pool(
         self,
         question: str,
-        size: int = CANDIDATES,
+        size: int | None = None,
         filters: dict[str, Any] | MetadataFilters | None = None,
         *,
         mode: Mode = "hybrid",
         boost: tuple[str, str] | None = None,
         boost_weight: float = 1.0,
         window: tuple[str, str] | None = None,
-        open_weight: float = OPEN_WEIGHT,
+        open_weight: float | None = None,
     ) -> list[Candidate]:
-        """The fused first-stage candidates (at most ``size``), best first, with their text, metadata and
-        cosine similarity (see ``retrieve`` for the arguments)."""
+        """The fused first-stage candidates (at most ``size``, default the settings' ``candidates``), best
+        first, with their text, metadata and cosine similarity (see ``retrieve`` for the arguments)."""
+        size = self.settings.candidates if size is None else size
+        open_weight = self.settings.open_weight if open_weight is None else open_weight
+        rrf_k = self.settings.rrf_k
         query_vector = self.embedder.embed_query(question)
         fused: dict[str, Candidate] = {}
         if window is None:
@@ -229,7 +235,7 @@ class Retriever:
             low, high = day_number(boost[0]), day_number(boost[1])
             for candidate in fused.values():
                 if low <= int(candidate.metadata.get("published_day") or 0) <= high:
-                    candidate.fused += boost_weight / (RRF_K + 1)
+                    candidate.fused += boost_weight / (rrf_k + 1)
         ranked = sorted(fused.values(), key=lambda c: (-c.fused, c.id))
         self._fill(ranked[: size + 10], query_vector)  # read only what can be returned (and a margin)
         best = [c for c in ranked if c.metadata][:size]
@@ -265,10 +271,11 @@ class Retriever:
         in_window: bool = False,
     ) -> None:
         """Add the reciprocal-rank votes of the dense and BM25 searches under ``filters`` to ``fused``."""
+        rrf_k, lexical_weight = self.settings.rrf_k, self.settings.lexical_weight
         if mode in ("hybrid", "dense"):
             for rank, hit in enumerate(self._dense(query_vector, pool, filters)):
                 candidate = fused.setdefault(hit.id, Candidate(hit.id))
-                candidate.fused += weight / (RRF_K + rank + 1)
+                candidate.fused += weight / (rrf_k + rank + 1)
                 if not candidate.metadata and hit.metadata:  # a store search brings text and metadata
                     candidate.text, candidate.metadata, candidate.cosine = hit.text, hit.metadata, hit.score
                 candidate.dense_rank = min(
@@ -283,7 +290,7 @@ class Retriever:
             hits = self.lexical.search(question, pool, **lexical_filters(filters))
             for rank, hit in enumerate(hits):
                 candidate = fused.setdefault(hit.id, Candidate(hit.id))
-                candidate.fused += weight * LEXICAL_WEIGHT / (RRF_K + rank + 1)
+                candidate.fused += weight * lexical_weight / (rrf_k + rank + 1)
                 best = candidate.lexical_rank
                 candidate.lexical_rank = rank if best is None else min(rank, best)
                 candidate.lexical_score = max(candidate.lexical_score, float(hit.score))
@@ -347,7 +354,9 @@ class Retriever:
             for rank, passage in enumerate(
                 self.retrieve(query, top_k, filters, mode=mode, boost=boost, window=window)
             ):
-                fused[passage.chunk_id] = fused.get(passage.chunk_id, 0.0) + 1 / (RRF_K + rank + 1)
+                fused[passage.chunk_id] = fused.get(passage.chunk_id, 0.0) + 1 / (
+                    self.settings.rrf_k + rank + 1
+                )
                 found.setdefault(passage.chunk_id, passage)
         best = sorted(fused, key=lambda cid: (-fused[cid], cid))[:top_k]
         return [replace(found[cid], n=n) for n, cid in enumerate(best, start=1)]

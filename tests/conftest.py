@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-import index.settings  # noqa: F401  (sets the offline environment variables first)
-from index.settings import Settings
+from index.settings import Settings, use_offline_environment
+
+use_offline_environment()  # the test session's process: before any test module imports the model libraries
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "data" / "sample"

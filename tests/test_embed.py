@@ -1,4 +1,4 @@
-"""Embedding backends (fp32, onnx, bf16, int8): one interface, unit vectors, close to fp32, ONNX exported once,
+"""Embedding backends (fp32, onnx, bf16, int8): one protocol, unit vectors, close to fp32, ONNX exported once,
 and the backend an index was built with followed by ``auto``."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import index.embed_onnx as embed_onnx
+import index.onnx_export as onnx_export
 from index.embed import EMBED_DIM, MAX_TOKENS, Embedder, make_embedder
 from index.settings import Settings
 
@@ -80,14 +80,16 @@ def test_int8_model_exported_once_and_reused(data_dir: Path, monkeypatch: pytest
     settings = Settings(data_dir=data_dir, embed_backend="int8")
     first = make_embedder(settings)
     first.embed_query("warm up")
-    model_file = data_dir / "models" / embed_onnx.INT8_MODEL_FILE
+    model_file = data_dir / "models" / onnx_export.INT8_MODEL_FILE
     stat = model_file.stat()
     assert stat.st_size > 10_000_000
+    assert (data_dir / "models" / onnx_export.FP32_MODEL_FILE).exists()  # quantized from it, kept beside
 
     def no_export(*args: object, **kwargs: object) -> None:
-        raise AssertionError("the int8 model was exported again")
+        raise AssertionError("an ONNX model was exported again")
 
-    monkeypatch.setattr(embed_onnx, "export_int8", no_export)
+    monkeypatch.setattr(onnx_export, "export_fp32", no_export)
+    monkeypatch.setattr(onnx_export, "export_int8", no_export)
     second = make_embedder(settings)
     np.testing.assert_allclose(second.embed(TEXTS), first.embed(TEXTS), atol=1e-6)
     after = model_file.stat()
@@ -95,36 +97,109 @@ def test_int8_model_exported_once_and_reused(data_dir: Path, monkeypatch: pytest
     assert not list(model_file.parent.glob(".export-*"))  # no temporary leftovers
 
 
-def test_concurrent_first_use_exports_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[Path] = []
+def fake_exports(monkeypatch: pytest.MonkeyPatch, wait: float = 0.0) -> list[str]:
+    """Replace both exports with ones that write a stub file; returns the exports made, in order."""
+    calls: list[str] = []
 
-    def slow_export(target: Path, **kwargs: object) -> dict[str, str]:
-        calls.append(target)
-        threading.Event().wait(0.3)  # the other caller arrives while this one holds the lock
-        target.write_bytes(b"model")
+    def export_fp32(target: Path) -> None:
+        calls.append("fp32")
+        threading.Event().wait(wait)  # another caller arrives while this one holds the lock
+        target.write_bytes(b"fp32 model")
+
+    def export_int8(target: Path, fp32_file: Path) -> dict[str, str]:
+        assert fp32_file.read_bytes() == b"fp32 model"  # quantized from the fp32 file beside it
+        calls.append("int8")
+        target.write_bytes(b"int8 model")
         return {}
 
-    monkeypatch.setattr(embed_onnx, "export_int8", slow_export)
+    monkeypatch.setattr(onnx_export, "export_fp32", export_fp32)
+    monkeypatch.setattr(onnx_export, "export_int8", export_int8)
+    return calls
+
+
+def test_concurrent_first_use_exports_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = fake_exports(monkeypatch, wait=0.3)
     results: list[Path] = []
     threads = [
-        threading.Thread(target=lambda: results.append(embed_onnx.ensure_int8_model(tmp_path)))
+        threading.Thread(target=lambda: results.append(onnx_export.ensure_int8_model(tmp_path)))
         for _ in range(3)
     ]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert len(calls) == 1
-    assert results == [tmp_path / embed_onnx.INT8_MODEL_FILE] * 3
+    assert calls == ["fp32", "int8"]
+    assert results == [tmp_path / onnx_export.INT8_MODEL_FILE] * 3
+
+
+def test_fp32_export_builds_no_int8_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = fake_exports(monkeypatch)
+    assert onnx_export.ensure_onnx_model(tmp_path, "fp32") == tmp_path / onnx_export.FP32_MODEL_FILE
+    assert calls == ["fp32"] and not (tmp_path / onnx_export.INT8_MODEL_FILE).exists()
+    onnx_export.ensure_onnx_model(tmp_path, "int8")  # quantizes the fp32 file already there
+    assert calls == ["fp32", "int8"]
+    onnx_export.ensure_onnx_model(tmp_path, "fp32")
+    onnx_export.ensure_onnx_model(tmp_path, "int8")
+    assert calls == ["fp32", "int8"]
+
+
+def test_quiet_export_leaves_the_root_logger_alone() -> None:
+    import logging
+
+    import onnxruntime
+
+    class Keep(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__()
+            self.messages: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.messages.append(record.getMessage())
+
+    root = logging.getLogger()
+    keep = Keep()
+    root.addHandler(keep)
+    noisy = logging.getLogger("onnxruntime.quantization.test")
+
+    def state() -> tuple:
+        levels = tuple(logging.getLogger(name).level for name in ("onnxruntime", "torch.onnx"))
+        return root.level, list(root.handlers), list(root.filters), levels
+
+    before = state()
+    quantizer = str(Path(onnxruntime.__file__).parent / "quantization" / "quantize.py")
+    try:
+        with onnx_export._quiet_export():  # noqa: SLF001
+            noisy.warning("noisy advice")
+            root.handle(root.makeRecord("root", logging.WARNING, quantizer, 1, "root-level advice", (), None))
+            logging.getLogger("newsqa.other").warning("someone else's warning")
+            root.warning("a root warning from elsewhere")
+        after = state()
+    finally:
+        root.removeHandler(keep)
+    assert keep.messages == ["someone else's warning", "a root warning from elsewhere"]
+    assert after == before
+
+
+def test_embedding_modules_import_downward() -> None:
+    """embed_base ← embed_torch, onnx_export ← embed_onnx ← embed (the factory): no module imports upward."""
+    import ast
+
+    order = ["index.embed_base", "index.embed_torch", "index.onnx_export", "index.embed_onnx", "index.embed"]
+    root = Path(__file__).resolve().parents[1]
+    for rank, module in enumerate(order):
+        tree = ast.parse((root / (module.replace(".", "/") + ".py")).read_text())
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        assert not imported & set(order[rank:]), (module, imported & set(order[rank:]))
 
 
 def test_failed_export_leaves_no_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(embed_onnx, "_MIN_PROBE_COSINE", 1.01)  # no int8 model can pass this check
+    monkeypatch.setattr(onnx_export, "_MIN_PROBE_COSINE", 1.01)  # no int8 model can pass this check
     embedder = make_embedder(Settings(data_dir=tmp_path, embed_backend="int8"))
     with pytest.raises(RuntimeError, match="int8 embedding model is off"):
         embedder.embed(["anything"])
     models = tmp_path / "models"
-    assert not (models / embed_onnx.INT8_MODEL_FILE).exists()
+    assert not (models / onnx_export.INT8_MODEL_FILE).exists()
     assert not list(models.glob(".export-*"))
 
 

@@ -106,7 +106,9 @@ def child(data_dir: str, port: int) -> None:
 
     import urllib.request
 
-    from index.settings import Settings  # sets the offline variables before anything else loads
+    from index.settings import Settings, use_offline_environment
+
+    use_offline_environment()  # before anything else loads
 
     # isort: split
     from app import build_app

@@ -1,4 +1,9 @@
-"""The chat page's building blocks, kept apart from the Gradio layout in ``app.py``.
+"""The chat page's parts; ``app.py`` puts the page together from the three tab modules.
+
+- :mod:`qa.ui.chat_tab`, :mod:`qa.ui.library_tab`, :mod:`qa.ui.settings_tab`: each tab's Gradio layout, its
+  handlers (those that need the engine are methods of a small class holding it) and its event wiring.
+
+The logic behind them, without Gradio:
 
 - :mod:`qa.ui.safe`: escaping of everything that comes from articles or users (text, never HTML).
 - :mod:`qa.ui.sources`: the Sources panel (one card per citation, or what was searched when the answer

@@ -1,7 +1,7 @@
 """The Library tab's logic: corpus figures and chart, uploads (checked, copied into ``<data>/uploads``,
 ingested, reported per file), the searchable article table, and deleting an article.
 
-Nothing here depends on Gradio; ``app.py`` wires it to the page.
+Nothing here depends on Gradio; :mod:`qa.ui.library_tab` wires it to the page.
 """
 
 from __future__ import annotations

@@ -1,0 +1,330 @@
+"""The Chat tab: its layout (filters, chat, question box, example questions, Sources panel), its handlers
+and their wiring.
+
+Handlers that need the engine are methods of :class:`ChatHandlers`; the others are plain functions.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import gradio as gr
+
+from qa.answer import Engine
+from qa.llm import LLMError
+from qa.models import Answer
+from qa.ui.assets import CARDS_CSS, CITE_JS
+from qa.ui.chat import Exchange, chat_messages, history, run_stream, selected_turn
+from qa.ui.examples import example_questions
+from qa.ui.filters import MAX_TOP_K, FilterError, read_options
+from qa.ui.sources import SOURCES_EMPTY, SOURCES_SEARCHING, SOURCES_WRITING
+
+log = logging.getLogger(__name__)
+
+
+# --- handlers ---------------------------------------------------------------------------------------------
+def controls(busy: bool, text: str | None = None) -> tuple[Any, Any, Any]:
+    """Updates for the question box, Send and Stop: locked with Stop offered while a question is waiting or
+    being answered, free otherwise; ``text`` also sets the box's contents."""
+    box = gr.Textbox(interactive=not busy) if text is None else gr.Textbox(value=text, interactive=not busy)
+    return box, gr.Button(interactive=not busy), gr.Button(interactive=busy)
+
+
+def take_question(message: str) -> tuple[Any, ...]:
+    """At once, before the queue: move the question out of the box (so it cannot be sent twice while it
+    waits for its turn) and offer Stop; ``ChatHandlers.respond`` then answers it from the ``asked`` state."""
+    question = (message or "").strip()
+    if not question:
+        return "", gr.skip(), gr.skip(), gr.skip()
+    return question, *controls(busy=True, text="")
+
+
+def stop(conversation: list[Exchange] | None, waiting: str) -> tuple[Any, ...]:
+    """Stop the answer being written: mark it stopped (its stream closes) and free the question box; a
+    question still waiting in the queue is taken back and put in the box again."""
+    conversation = list(conversation or [])
+    if conversation and not conversation[-1].finished and not conversation[-1].note:
+        last = conversation[-1]
+        last.stop_requested = True
+        last.interrupt("stopped before the answer was finished")
+        turn = len(conversation) - 1
+        return chat_messages(conversation), last.panel, *controls(busy=False), conversation, turn
+    return gr.skip(), gr.skip(), *controls(busy=False, text=waiting), gr.skip(), gr.skip()
+
+
+def clear(conversation: list[Exchange] | None) -> tuple[Any, ...]:
+    """Forget the conversation (stopping an answer being written)."""
+    for exchange in conversation or []:
+        exchange.stop_requested = True
+    return [], SOURCES_EMPTY, *controls(busy=False, text=""), [], None
+
+
+def select_answer(
+    conversation: list[Exchange] | None, shown: int | None, event: gr.SelectData
+) -> tuple[Any, Any]:
+    """Show the sources of the answer the user clicked in the chat."""
+    turn = selected_turn(event.index, conversation or [])
+    if turn is None or turn == shown or not (conversation or [])[turn].panel:
+        return gr.skip(), gr.skip()
+    return conversation[turn].panel, turn
+
+
+def use_example(sample: list[str]) -> str:
+    """The clicked example question, for the question box."""
+    return sample[0]
+
+
+def today() -> str:
+    """Today's date (ISO 8601): the "As of" filter's value on a new page."""
+    return date.today().isoformat()
+
+
+def example_samples(engine: Engine) -> list[list[str]]:
+    """The example questions as rows of the examples dataset."""
+    return [[q] for q in example_questions(engine.catalog.rows())]
+
+
+class ChatHandlers:
+    """The Chat tab's handlers that need the engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def respond(
+        self, question: str, conversation: list[Exchange] | None, since: Any, until: Any, outlets: Any,
+        as_of: Any, top_k: Any,
+    ) -> Iterator[tuple[Any, ...]]:  # fmt: skip
+        """Stream one answer: (chatbot, sources, box, send, stop, conversation, shown turn) per update."""
+        if not question:
+            yield (gr.skip(),) * 7
+            return
+        try:
+            options = read_options(since, until, outlets, as_of, top_k)
+        except FilterError as exc:  # give the question back, to send again with other filters
+            gr.Warning(str(exc), title="Check the filters")
+            yield gr.skip(), gr.skip(), *controls(busy=False, text=question), gr.skip(), gr.skip()
+            return
+        conversation = list(conversation or [])
+        past = history(conversation)
+        turn = len(conversation)
+        exchange = Exchange(question, options.describe(self.engine.settings.top_k))
+        conversation.append(exchange)
+        yield chat_messages(conversation), SOURCES_SEARCHING, *(gr.skip(),) * 3, conversation, turn
+
+        answer: Answer | None = None
+        error = "stopped before the answer was finished"
+        stream = self.engine.stream(question, history=past or None, **options.stream_kwargs())
+        try:
+            for item in run_stream(stream, lambda: exchange.stop_requested):
+                if isinstance(item, Answer):
+                    answer = item
+                    break
+                first = not exchange.text
+                exchange.text += item
+                panel = SOURCES_WRITING if first else gr.skip()
+                yield chat_messages(conversation), panel, *(gr.skip(),) * 3, conversation, gr.skip()
+        except LLMError as exc:
+            error = f"the language model failed: {exc}"
+        except Exception as exc:  # keep the page alive; the traceback goes to the server log
+            log.exception("answering %r failed", question)
+            error = f"something went wrong while answering: {type(exc).__name__}: {exc}"
+        finally:
+            if answer is None:  # stopped, failed, or this generator was abandoned: stop the model too
+                exchange.stop_requested = True
+
+        if answer is None:
+            exchange.interrupt(error)
+        else:
+            exchange.finish(answer, turn)
+        yield chat_messages(conversation), exchange.panel, *controls(busy=False), conversation, turn
+
+
+# --- layout -----------------------------------------------------------------------------------------------
+@dataclass
+class ChatSession:
+    """One browser session's state, shared by the Chat tab's events."""
+
+    conversation: gr.State  # this user's exchanges
+    shown: gr.State  # the exchange whose sources the panel shows
+    asked: gr.State  # the question taken from the box, waiting for its turn to be answered
+
+
+@dataclass
+class ChatTab:
+    """The Chat tab's components."""
+
+    since: gr.DateTime
+    until: gr.DateTime
+    outlets: gr.Dropdown
+    as_of: gr.DateTime
+    top_k: gr.Slider
+    chatbot: gr.Chatbot
+    box: gr.Textbox
+    send: gr.Button
+    stop_btn: gr.Button
+    clear_btn: gr.Button
+    examples: gr.Dataset
+    sources: gr.HTML
+
+
+def session_state() -> ChatSession:
+    """The per-session states (created inside the page's ``gr.Blocks``)."""
+    return ChatSession(conversation=gr.State([]), shown=gr.State(None), asked=gr.State(""))
+
+
+def _filters(engine: Engine) -> tuple[gr.DateTime, gr.DateTime, gr.Dropdown, gr.DateTime, gr.Slider]:
+    """The row of search filters above the chat: since, until, outlets, as of, passages."""
+    with gr.Row(elem_id="filters", equal_height=True):
+        since = gr.DateTime(label="Since", include_time=False, type="string", elem_id="f-since")
+        until = gr.DateTime(label="Until", include_time=False, type="string", elem_id="f-until")
+        outlets = gr.Dropdown(
+            label="Outlets",
+            choices=engine.catalog.stats().outlets,
+            multiselect=True,
+            elem_id="f-outlets",
+            scale=2,
+        )
+        as_of = gr.DateTime(today, label="As of", include_time=False, type="string", elem_id="f-asof")
+        top_k = gr.Slider(
+            1, MAX_TOP_K, value=engine.settings.top_k, step=1, label="Passages", elem_id="f-topk"
+        )
+    return since, until, outlets, as_of, top_k
+
+
+def _question_row() -> tuple[gr.Textbox, gr.Button, gr.Button, gr.Button]:
+    """The question box with Send, Stop and Clear."""
+    with gr.Row():
+        box = gr.Textbox(
+            placeholder="Ask about the articles…",
+            show_label=False,
+            lines=1,
+            max_lines=4,
+            autofocus=True,
+            scale=8,
+            elem_id="question",
+        )
+        send = gr.Button("Send", variant="primary", scale=0, min_width=80, elem_id="send")
+        stop_btn = gr.Button("Stop", variant="stop", scale=1, min_width=70, interactive=False, elem_id="stop")
+        clear_btn = gr.Button("Clear", scale=0, min_width=80, elem_id="clear")
+    return box, send, stop_btn, clear_btn
+
+
+def _chatbot() -> gr.Chatbot:
+    """The conversation (answers are shown as escaped Markdown, never as HTML)."""
+    return gr.Chatbot(
+        label="Chat",
+        elem_id="chat",
+        height=520,
+        sanitize_html=True,
+        allow_tags=False,
+        feedback_options=None,
+        latex_delimiters=[],
+        buttons=["copy", "copy_all"],  # no "share" (it posts to Hugging Face)
+        placeholder="Answers cite the articles they come from, like [1]. Click an answer to see its sources.",
+    )
+
+
+def _sources_panel() -> gr.HTML:
+    """The Sources panel beside the chat."""
+    return gr.HTML(
+        SOURCES_EMPTY,
+        elem_id="sources",
+        css_template=CARDS_CSS,
+        js_on_load=CITE_JS,
+        max_height=640,
+        padding=True,
+        container=True,
+    )
+
+
+def layout(engine: Engine) -> ChatTab:
+    """The Chat tab (created inside the page's ``gr.Tabs``)."""
+    with gr.Tab("Chat", id="chat-tab"):
+        since, until, outlets, as_of, top_k = _filters(engine)
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                chatbot = _chatbot()
+                box, send, stop_btn, clear_btn = _question_row()
+                examples = gr.Dataset(
+                    label="Try asking (recent headlines)",
+                    components=["textbox"],
+                    samples=example_samples(engine),
+                    elem_id="examples",
+                )
+            with gr.Column(scale=2, min_width=320):
+                sources = _sources_panel()
+    return ChatTab(
+        since, until, outlets, as_of, top_k, chatbot, box, send, stop_btn, clear_btn, examples, sources
+    )
+
+
+# --- events -----------------------------------------------------------------------------------------------
+def wire(tab: ChatTab, session: ChatSession, handlers: ChatHandlers) -> None:
+    """Connect the Chat tab's events (inside the page's ``gr.Blocks``)."""
+    chat_outputs = [
+        tab.chatbot,
+        tab.sources,
+        tab.box,
+        tab.send,
+        tab.stop_btn,
+        session.conversation,
+        session.shown,
+    ]
+    answering = gr.on(
+        triggers=[tab.box.submit, tab.send.click],
+        fn=take_question,
+        inputs=[tab.box],
+        outputs=[session.asked, tab.box, tab.send, tab.stop_btn],
+        api_visibility="private",
+        queue=False,
+        show_progress="hidden",
+    ).then(
+        handlers.respond,
+        inputs=[session.asked, session.conversation, tab.since, tab.until, tab.outlets, tab.as_of, tab.top_k],
+        outputs=chat_outputs,
+        api_visibility="private",
+        show_progress="full",
+        show_progress_on=[tab.sources],  # the queue position and timer show on the Sources panel
+        concurrency_id="llm",  # the model answers one question at a time, whichever way it was sent
+        concurrency_limit=1,
+        # a question sent while a stopped answer is still being cancelled is taken (the default, "once",
+        # silently dropped a question asked within ~0.5 s of Stop); the queue still runs them in turn
+        trigger_mode="multiple",
+    )
+    tab.stop_btn.click(
+        stop,
+        [session.conversation, session.asked],
+        chat_outputs,
+        cancels=[answering],
+        api_visibility="private",
+        queue=False,
+    )
+    tab.clear_btn.click(
+        clear,
+        [session.conversation],
+        chat_outputs,
+        cancels=[answering],
+        api_visibility="private",
+        queue=False,
+    )
+    # the chatbot's own trash icon empties only the chat; forget the conversation and sources with it
+    tab.chatbot.clear(
+        clear,
+        [session.conversation],
+        chat_outputs,
+        cancels=[answering],
+        api_visibility="private",
+        queue=False,
+    )
+    tab.chatbot.select(
+        select_answer,
+        [session.conversation, session.shown],
+        [tab.sources, session.shown],
+        api_visibility="private",
+        queue=False,
+    )
+    tab.examples.click(use_example, [tab.examples], [tab.box], api_visibility="private", queue=False)
