@@ -1,123 +1,19 @@
-"""The newsqa chat: a local Gradio 6 page that answers questions about the indexed articles, with sources.
+"""The newsqa chat: ``python app.py`` (or ``newsqa serve``) serves the page of :mod:`qa.ui.page` on
+127.0.0.1:7860, ingesting the sample corpus in ``data/sample`` first when the index is empty.
 
-Run ``newsqa serve`` (or ``python app.py``). It listens on 127.0.0.1:7860 by default (``--host`` /
-``--port``, ``NEWSQA_HOST`` / ``NEWSQA_PORT``), never opens a public share link, asks for a login when
-``NEWSQA_AUTH`` / ``NEWSQA_AUTH_FILE`` is set, and on an empty data folder first ingests the small sample
-corpus in ``data/sample`` so there is something to ask about.
-
-- **Chat** tab: filters (dates, outlets, "as of", passages) above the chat; answers stream in, Stop
-  cancels, Clear starts over, follow-ups are rewritten into standalone questions. The Sources panel beside
-  the chat shows one card per citation of the selected answer (click an answer to select it; the ``[n]``
-  markers bring their card into view), or, when the answer abstains, what was searched and the closest
-  articles. Every browser session has its own conversation.
-- **Library** tab: corpus figures and a chart, uploads (every format ``newsqa ingest`` reads, checked
-  against ``NEWSQA_UPLOAD_MAX_MB``) ingested with a progress bar and a per-file result, and a searchable
-  table of the articles with delete.
-- **Settings** tab: the LLM, the embedding model and the index size, read-only.
-
-The local model answers one question at a time (the generation event's concurrency limit is 1, and the
-others see their place in the queue); library reads bypass the queue. Everything that comes from the
-articles or the users is escaped (:mod:`qa.ui.safe`): it shows as text, never as HTML or script.
+The page is laid out from its parts in :mod:`qa.ui` (``page`` puts the Chat, Library and Settings tabs
+together); this file is only the entry point, so no module of newsqa imports it.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-from pathlib import Path
-from typing import Any
+from index.settings import use_offline_environment
 
-from index.settings import Settings  # first: it sets GRADIO_ANALYTICS_ENABLED=False before gradio loads
+use_offline_environment()  # before gradio and the model libraries load (huggingface_hub reads it on import)
 
-# isort: split
-import gradio as gr
+from qa.ui.page import build_app, launch_options, main  # noqa: E402
 
-from qa.answer import Engine
-from qa.hosts import is_loopback
-from qa.ui import chat_tab, library_tab, settings_tab
-from qa.ui.assets import PAGE_CSS
-from qa.ui.auth import auth_pairs
-
-log = logging.getLogger(__name__)
-
-SAMPLE_DIR = Path(__file__).parent / "data" / "sample"
-
-
-def build_app(engine: Engine) -> gr.Blocks:
-    """The newsqa page for ``engine``: the Chat, Library and Settings tabs (see the module docstring), each
-    laid out and wired by its module in :mod:`qa.ui`."""
-    library = library_tab.LibraryHandlers(engine)
-    with gr.Blocks(title="newsqa — ask the news") as demo:
-        gr.Markdown("# newsqa — ask the news")
-        header = gr.Markdown(library.header, elem_id="corpus")
-        session = chat_tab.session_state()
-        with gr.Tabs():
-            chat = chat_tab.layout(engine)
-            shelf = library_tab.layout(library, engine.settings)
-            settings_view = settings_tab.layout(settings_tab.SettingsHandlers(engine))
-        chat_tab.wire(chat, session, chat_tab.ChatHandlers(engine))
-        library_tab.wire(
-            demo,
-            shelf,
-            library,
-            header=header,
-            outlets=chat.outlets,
-            examples=chat.examples,
-            settings_view=settings_view,
-        )
-    return demo
-
-
-def _warm_up(engine: Engine) -> None:
-    """Load the models in the background while the page starts; a failure shows on the first question."""
-    try:
-        engine.warm_up()
-    except Exception as exc:  # noqa: BLE001 - reported again, with its fix, when a question is asked
-        log.warning("could not start the LLM yet: %s", exc)
-
-
-def launch_options(settings: Settings, host: str | None = None, port: int | None = None) -> dict[str, Any]:
-    """Keyword arguments for ``Blocks.launch``: address (127.0.0.1:7860 unless told), optional login,
-    upload size limit, page CSS; never a public share link."""
-    auth = auth_pairs(settings)
-    server_name = host or settings.host
-    if auth is None and not is_loopback(server_name):
-        log.warning(
-            "serving on %s without a login: anyone who can reach it can ask and change the index "
-            "(set NEWSQA_AUTH=user:password or NEWSQA_AUTH_FILE)",
-            server_name,
-        )
-    return {
-        "server_name": server_name,
-        "server_port": port or settings.port,
-        "share": False,
-        "auth": auth,
-        "auth_message": "newsqa: sign in with the user and password you were given." if auth else None,
-        "max_file_size": int(settings.upload_max_mb * 1024 * 1024),
-        "css": PAGE_CSS,
-        "footer_links": ["gradio", "settings"],  # gradio 6 has no show_api; this hides the API link instead
-        "run_history": False,  # do not keep the questions asked in the browser's run history
-    }
-
-
-def main(host: str | None = None, port: int | None = None, settings: Settings | None = None) -> None:
-    """Open the index of ``settings`` (default: from the environment; ingesting the sample corpus if it is
-    empty) and serve the page on 127.0.0.1."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    for handler in logging.getLogger().handlers:  # libraries that set their own loggers to DEBUG (bm25s)
-        handler.setLevel(logging.WARNING)
-    settings = settings or Settings()
-    options = launch_options(settings, host, port)  # a bad login setting fails here, before any loading
-    engine = Engine(settings)
-    if engine.catalog.stats().articles == 0:
-        print(f"newsqa: the index in {settings.data_dir} is empty; ingesting the sample corpus {SAMPLE_DIR}")
-        report = engine.ingestor().ingest([SAMPLE_DIR], progress=False)
-        print(report.summary())
-    threading.Thread(target=_warm_up, args=(engine,), daemon=True, name="warm-up").start()
-    demo = build_app(engine)
-    demo.queue(default_concurrency_limit=1)
-    demo.launch(**options)
-
+__all__ = ["build_app", "launch_options", "main"]
 
 if __name__ == "__main__":
     main()

@@ -231,6 +231,19 @@ def run_load(
         update |= {"llm": "openai", "openai_base_url": llm_url,
                    "openai_model": llm_model or settings.openai_model or "newsqa"}  # fmt: skip
     settings = settings.model_copy(update=update)
+    engine, llm_name = _ready_engine(settings, corpus, echo)
+    headlines = [row.title for row in engine.catalog.rows() if row.title]
+    report = LoadReport(users, questions, llm_name)
+    sessions = _Sessions(engine, report, headlines, style, seed, request_timeout)
+    echo(f"{users} session(s) × {questions} question(s), {MODE}")
+    sessions.run(time_limit)
+    return report
+
+
+def _ready_engine(
+    settings: Settings, corpus: list[Path] | None, echo: Callable[[str], None]
+) -> tuple[Engine, str]:
+    """An engine on ``settings`` with articles in its index and a warm LLM, and the LLM's description."""
     engine = Engine(settings)
     if corpus or not engine.catalog.rows():
         paths = corpus or [SAMPLE_DIR]
@@ -240,7 +253,6 @@ def run_load(
             raise LoadError(
                 f"the index in {settings.data_dir} is still empty after ingesting: {report.summary()}"
             )
-    headlines = [row.title for row in engine.catalog.rows() if row.title]
     llm_name = (
         f"OpenAI-compatible server at {settings.openai_base_url} (model {settings.openai_model})"
         if settings.llm == "openai"
@@ -252,54 +264,69 @@ def run_load(
         "".join(engine.llm.stream([{"role": "user", "content": "Say OK."}], max_tokens=2))
     except LLMError as exc:
         raise LoadError(f"the LLM is not usable before the load starts: {exc}") from exc
+    return engine, llm_name
 
-    tags = [session_tag(i) for i in range(users)]
-    report = LoadReport(users, questions, llm_name)
-    lock = threading.Lock()
-    start_line = threading.Barrier(users + 1)
-    stop = threading.Event()
 
-    def session(i: int) -> None:
-        others = [t for k, t in enumerate(tags) if k != i]
+class _Sessions:
+    """The concurrent sessions of one load run, each a thread asking its planned questions in turn."""
+
+    def __init__(
+        self, engine: Engine, report: LoadReport, headlines: list[str], style: str, seed: int,
+        request_timeout: float,
+    ) -> None:  # fmt: skip
+        self.engine, self.report, self.headlines = engine, report, headlines
+        self.style, self.seed, self.request_timeout = style, seed, request_timeout
+        self.tags = [session_tag(i) for i in range(report.users)]
+        self.lock = threading.Lock()
+        self.start_line = threading.Barrier(report.users + 1)
+        self.stop = threading.Event()
+
+    def session(self, i: int) -> None:
+        """Session ``i``: its questions one after another, follow-ups with its own history."""
+        report, questions = self.report, self.report.questions
+        others = [t for k, t in enumerate(self.tags) if k != i]
         history: History = []
-        start_line.wait()
-        for j, (asked, follow_up) in enumerate(plan_questions(headlines, i, questions, tags[i], seed)):
-            if stop.is_set():
-                with lock:
+        self.start_line.wait()
+        plan = plan_questions(self.headlines, i, questions, self.tags[i], self.seed)
+        for j, (asked, follow_up) in enumerate(plan):
+            if self.stop.is_set():
+                with self.lock:
                     report.not_run += questions - j
                 return
             request = Request(i, j, asked, follow_up)
-            with lock:
+            with self.lock:
                 report.requests.append(request)
             before = list(history)
-            _ask(engine, request, history, style, request_timeout)
+            _ask(self.engine, request, history, self.style, self.request_timeout)
             if request.answer is not None:
-                found = find_leaks(i, j, asked, request.answer, history, before, tags[i], others)
-                with lock:
+                found = find_leaks(i, j, asked, request.answer, history, before, self.tags[i], others)
+                with self.lock:
                     report.leaks.extend(found)
                 history.append((asked, request.answer.text))
 
-    threads = [
-        threading.Thread(target=session, args=(i,), name=f"session-{i}", daemon=True) for i in range(users)
-    ]
-    for thread in threads:
-        thread.start()
-    echo(f"{users} session(s) × {questions} question(s), {MODE}")
-    start_line.wait()
-    started = time.perf_counter()
-    deadline = started + time_limit
-    for thread in threads:
-        thread.join(timeout=max(0.0, deadline - time.perf_counter()))
-    stop.set()
-    for thread in threads:  # requests under way at the limit: at most one request timeout more
-        thread.join(timeout=max(0.0, deadline + request_timeout - time.perf_counter()))
-    report.wall_s = time.perf_counter() - started
-    with lock:
-        report.still_running = sum(1 for t in threads if t.is_alive())
-        for r in report.requests:
-            if r.answer is None and r.error is None:
-                r.error, r.timed_out = "still running when the time limit ran out", True
-    return report
+    def run(self, time_limit: float) -> None:
+        """Start every session at once, wait up to ``time_limit`` (plus one request timeout for requests
+        under way), and record wall time and what was still running."""
+        threads = [
+            threading.Thread(target=self.session, args=(i,), name=f"session-{i}", daemon=True)
+            for i in range(self.report.users)
+        ]
+        for thread in threads:
+            thread.start()
+        self.start_line.wait()
+        started = time.perf_counter()
+        deadline = started + time_limit
+        for thread in threads:
+            thread.join(timeout=max(0.0, deadline - time.perf_counter()))
+        self.stop.set()
+        for thread in threads:  # requests under way at the limit: at most one request timeout more
+            thread.join(timeout=max(0.0, deadline + self.request_timeout - time.perf_counter()))
+        self.report.wall_s = time.perf_counter() - started
+        with self.lock:
+            self.report.still_running = sum(1 for t in threads if t.is_alive())
+            for r in self.report.requests:
+                if r.answer is None and r.error is None:
+                    r.error, r.timed_out = "still running when the time limit ran out", True
 
 
 def _ask(engine: Engine, request: Request, history: History, style: str, timeout: float) -> None:

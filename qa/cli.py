@@ -172,9 +172,9 @@ def ask(
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Start the chat in the browser (ingests the sample corpus if the index is empty)."""
-    import app
+    from qa.ui import page
 
-    app.main(host=host, port=port, settings=_settings(ctx))
+    page.main(host=host, port=port, settings=_settings(ctx))
 
 
 @cli.command()

@@ -84,10 +84,10 @@ def test_an_answer_that_says_do_not_cover_is_still_an_answer(engine: Engine) -> 
 
 
 def test_serve_uses_the_data_dir_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import app
+    from qa.ui import page
 
     seen: list[Settings] = []
-    monkeypatch.setattr(app, "main", lambda host=None, port=None, settings=None: seen.append(settings))
+    monkeypatch.setattr(page, "main", lambda host=None, port=None, settings=None: seen.append(settings))
     result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path / "X"), "serve", "--port", "7999"])
     assert result.exit_code == 0, result.output
     assert seen and seen[0].data_dir == tmp_path / "X"
