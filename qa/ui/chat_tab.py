@@ -303,23 +303,16 @@ def wire(tab: ChatTab, session: ChatSession, handlers: ChatHandlers) -> None:
         api_visibility="private",
         queue=False,
     )
-    tab.clear_btn.click(
-        clear,
-        [session.conversation],
-        chat_outputs,
-        cancels=[answering],
-        api_visibility="private",
-        queue=False,
-    )
-    # the chatbot's own trash icon empties only the chat; forget the conversation and sources with it
-    tab.chatbot.clear(
-        clear,
-        [session.conversation],
-        chat_outputs,
-        cancels=[answering],
-        api_visibility="private",
-        queue=False,
-    )
+    # Clear, and the chatbot's own trash icon (which empties only the chat): forget conversation and sources
+    for cleared in (tab.clear_btn.click, tab.chatbot.clear):
+        cleared(
+            clear,
+            [session.conversation],
+            chat_outputs,
+            cancels=[answering],
+            api_visibility="private",
+            queue=False,
+        )
     tab.chatbot.select(
         select_answer,
         [session.conversation, session.shown],
