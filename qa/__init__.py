@@ -1,6 +1,7 @@
 """newsqa question answering: ``qa.ask(question)`` for a cited ``Answer``, ``qa.stream`` to watch it come.
 
-Options (all keyword): ``top_k``, ``filters`` (dict or llama-index MetadataFilters), ``history`` (earlier
+Options (all keyword): ``top_k``, ``filters`` (a dict with ``since``, ``until``, ``outlets``; the same as the
+keywords below, which add to it), ``history`` (earlier
 (question, answer) pairs), ``as_of`` (default today), ``since`` / ``until`` (each a date, datetime or ISO
 string; a malformed one raises ``ValueError`` naming it), ``outlets``,
 ``style`` ("normal" or "short"), ``mode`` ("hybrid", "dense" or "lexical" retrieval).

@@ -12,8 +12,6 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from llama_index.core.vector_stores.types import MetadataFilters
-
 from index.corpus import Corpus
 from index.embed import make_embedder
 from index.ingest import EMBED_BACKEND_KEY, Ingestor
@@ -28,11 +26,11 @@ from qa.llm import LLM, get_llm
 from qa.models import Answer, Passage, Timings
 from qa.prompt import NOT_COVERED, build_messages, rewrite_messages, with_choices
 from qa.rerank import MODEL_FILE, LinearReranker
-from qa.retrieve import Mode, Retriever, day_number, lexical_filters
+from qa.retrieve import Mode, Retriever, check_filters, day_number, lexical_filters
 from qa.timerange import resolve_time, strip_time
 
 History = list[tuple[str, str]]
-Filters = dict[str, Any] | MetadataFilters | None
+Filters = dict[str, Any] | None  # since, until (dates), outlets (see qa.retrieve.check_filters)
 Style = Literal["normal", "short"]
 
 
@@ -51,7 +49,7 @@ class Search:
 
     def shown(self) -> dict[str, Any]:
         """The filters as the answer reports them, the preferred dates under ``preferring``."""
-        shown = dict(self.filters) if isinstance(self.filters, dict) else {}
+        shown = dict(self.filters or {})
         if self.window:
             shown["preferring"] = f"{self.window[0]} to {self.window[1]}"
         return shown
@@ -152,13 +150,14 @@ class Engine:
         the weekend stories): articles of that time rank first, but an older report can still answer (see
         ``Retriever.retrieve``). A bare year ("in 1924", "since 1999") usually dates the event, not the
         reporting, so it only ``boost``s articles from that span."""
-        if isinstance(filters, MetadataFilters):
-            return Search(question, filters)
         merged: dict[str, Any] = {
             k: to_iso(v, f"filters[{k!r}]") if k in ("since", "until") else v
-            for k, v in (filters or {}).items()
+            for k, v in (check_filters(filters) or {}).items()
             if v not in (None, "", [])
         }
+        if "outlets" in merged:  # one spelling from here on
+            named = merged.pop("outlets")
+            merged["outlet"] = [named] if isinstance(named, str) else list(named)
         merged.update({k: to_iso(v, k) for k, v in (("since", since), ("until", until)) if v})
         if outlets:
             merged["outlet"] = [outlets] if isinstance(outlets, str) else list(outlets)
@@ -178,7 +177,7 @@ class Engine:
     def beyond_the_corpus(self, search: Search) -> str | None:
         """Why no article can report on the question's time: its window starts after the newest article
         (within the hard filters). Articles can look back (anniversaries, follow-ups) but not ahead."""
-        if search.window is None or not isinstance(search.filters, dict):
+        if search.window is None:
             return None
         newest = self.lexical.newest_day(**lexical_filters(search.filters))
         start = search.window[0]

@@ -7,9 +7,8 @@ that passage that best supports the claim it follows (a quote the reader can che
 from __future__ import annotations
 
 import re
-from functools import cache
-from pathlib import Path
 
+from index.sentences import split_sentences
 from qa.models import Citation, Passage
 from qa.prompt import NOT_COVERED
 
@@ -20,26 +19,6 @@ _STOP = frozenset(
     "of on or said say says she that the their them they this to was were what when where which who "
     "why will with would".split()
 )
-
-
-@cache
-def _sentence_tokenizer():  # noqa: ANN202
-    """NLTK's Punkt sentence splitter, with the model data llama-index ships (no download)."""
-    import llama_index.core
-    import nltk
-    from nltk.tokenize import PunktTokenizer
-
-    nltk_data = Path(llama_index.core.__file__).parent / "_static" / "nltk_cache"
-    if str(nltk_data) not in nltk.data.path:
-        nltk.data.path.insert(0, str(nltk_data))
-    return PunktTokenizer()
-
-
-def split_sentences(text: str) -> list[str]:
-    """Split text into sentences (Punkt: knows "Mr." and "U.S." are not sentence ends); a blank line
-    (a paragraph or sub-heading break) always ends a sentence."""
-    tokenizer = _sentence_tokenizer()
-    return [s.strip() for para in re.split(r"\n\s*\n", text) for s in tokenizer.tokenize(para) if s.strip()]
 
 
 def content_words(text: str) -> set[str]:
@@ -127,15 +106,5 @@ def check_citations(text: str, passages: list[Passage], question: str = "") -> t
             n = int(match.group(1))
             if n in citations:
                 continue
-            p = by_n[n]
-            citations[n] = Citation(
-                n=n,
-                article_id=p.article_id,
-                title=p.title,
-                outlet=p.outlet,
-                date=p.date,
-                url=p.url,
-                quote=best_quote(claim, p.text),
-                passage=p,
-            )
+            citations[n] = Citation(n=n, quote=best_quote(claim, by_n[n].text), passage=by_n[n])
     return cleaned, sorted(citations.values(), key=lambda c: c.n)

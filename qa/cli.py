@@ -4,20 +4,43 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
 import click
 
 from index.settings import Settings, use_offline_environment
 
+PLUGIN_GROUP = "newsqa.commands"  # entry points that add commands (``newsqa bench`` comes this way)
+
 
 def _settings(ctx: click.Context) -> Settings:
     return ctx.obj["settings"]
 
 
+def _plugins() -> dict[str, EntryPoint]:
+    return {ep.name: ep for ep in entry_points(group=PLUGIN_GROUP)}
+
+
 class _Cli(click.Group):
     """The command group; a chunk store that cannot be used, or a model file that fails its checksum, is
-    reported in one line, not a traceback."""
+    reported in one line, not a traceback. Commands registered under the ``newsqa.commands`` entry point
+    are listed with the others and imported only when run."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_plugins()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        plugin = None if command is not None else _plugins().get(cmd_name)
+        if plugin is None:
+            return command
+        try:
+            return plugin.load()
+        except ImportError as exc:
+            raise click.ClickException(
+                f"the '{cmd_name}' command ({plugin.value}) cannot load: {exc}"
+            ) from exc
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -271,75 +294,6 @@ def model_server(ctx: click.Context, model_path: Path | None, host: str, port: i
     click.echo(f"serving {params.model.path} at {server.listening_address}/v1 (Ctrl-C to stop)", err=True)
     with contextlib.suppress(KeyboardInterrupt):
         threading.Event().wait()
-
-
-@cli.group()
-def bench() -> None:
-    """Benchmarks that print figures (run them alone: two cores are easily disturbed)."""
-
-
-@bench.command("ingest")
-@click.option("--articles", type=int, default=300, show_default=True, help="First N articles of the corpus.")
-@click.option(
-    "--corpus",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="RealTime QA corpus.jsonl (default: ../shared/eval/realtimeqa/corpus.jsonl).",
-)
-@click.option("--no-llama-index", is_flag=True, help="Skip the llama-index comparison runs (c) and (d).")
-@click.option(
-    "--backends", default="fp32,onnx,int8", show_default=True, help="Embedding backends timed in run (a)."
-)
-@click.pass_context
-def bench_ingest_command(
-    ctx: click.Context, articles: int, corpus: Path | None, no_llama_index: bool, backends: str
-) -> None:
-    """Ingest speed: newsqa vs the bare model vs llama-index, on the same articles."""
-    from index.bench import DEFAULT_CORPUS, bench_ingest
-
-    chosen = tuple(b.strip() for b in backends.split(",") if b.strip())
-    try:
-        bench_ingest(
-            articles, corpus or DEFAULT_CORPUS, _settings(ctx), click.echo, not no_llama_index, chosen
-        )
-    except FileNotFoundError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-@bench.command("load")
-@click.option(
-    "--users", type=click.IntRange(1, 200), default=4, show_default=True, help="Concurrent sessions."
-)
-@click.option("--questions", type=click.IntRange(1, 100), default=3, show_default=True, help="Per session.")
-@click.option("--llm-url", help="Use this OpenAI-compatible server (e.g. http://127.0.0.1:8081/v1).")
-@click.option("--llm-model", help="Model name to request from --llm-url (default: NEWSQA_OPENAI_MODEL).")
-@click.option(
-    "--corpus",
-    "corpus",
-    multiple=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="Ingest these first (default: the sample corpus, if the index is empty).",
-)
-@click.option("--request-timeout", type=float, default=600, show_default=True, help="Seconds per request.")
-@click.option("--time-limit", type=float, default=1800, show_default=True, help="Seconds for the whole run.")
-@click.option("--short", is_flag=True, help="Ask for short answers.")
-@click.pass_context
-def bench_load_command(ctx: click.Context, users: int, questions: int, llm_url: str | None,
-                       llm_model: str | None, corpus: tuple[Path, ...], request_timeout: float,
-                       time_limit: float, short: bool) -> None:  # fmt: skip
-    """N concurrent chat sessions × M questions: throughput, latency, errors, history leaks."""
-    from qa.bench_load import LoadError, run_load
-
-    try:
-        report = run_load(_settings(ctx), users, questions, request_timeout=request_timeout,
-                          time_limit=time_limit, llm_url=llm_url, llm_model=llm_model,
-                          corpus=list(corpus) or None, style="short" if short else "normal",
-                          echo=lambda line: click.echo(line, err=True))  # fmt: skip
-    except LoadError as exc:
-        raise click.ClickException(str(exc)) from exc
-    for line in report.lines():
-        click.echo(line)
-    sys.exit(0 if report.ok else 1)
 
 
 @cli.group("eval")

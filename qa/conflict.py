@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from itertools import combinations
 
-from qa.cite import split_sentences
+from index.sentences import split_sentences
 from qa.models import Passage
 
 MIN_WORDS = 6  # shorter sentences match by chance

@@ -13,7 +13,7 @@ from dataclasses import replace
 import numpy as np
 
 from index.embed import Embedder
-from qa.cite import split_sentences
+from index.sentences import split_sentences
 from qa.models import Passage
 
 

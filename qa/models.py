@@ -20,22 +20,50 @@ class Passage:
     score: float  # cosine similarity to the question
 
     def label(self) -> str:
-        """``Title — Outlet, 2021-12-31`` for prompts and source lists."""
-        return f"{self.title} — {self.outlet or 'unknown outlet'}, {self.date or 'undated'}"
+        """``Title — Outlet, 2021-12-31`` for source lists (see ``source_label``)."""
+        return source_label(self.title, self.outlet, self.date)
+
+
+def source_label(title: str, outlet: str, date: str) -> str:
+    """The one way a source is named to a reader: ``Title — Outlet, 2021-12-31`` (``unknown outlet`` and
+    ``undated`` when missing). The prompt names sources in its own measured form (qa/prompt.py)."""
+    return f"{title} — {outlet or 'unknown outlet'}, {date or 'undated'}"
 
 
 @dataclass
 class Citation:
-    """One checked ``[n]`` of an answer: the passage it points to and the quote that supports it."""
+    """One checked ``[n]`` of an answer: the passage it points to and the quote that supports it.
+
+    The article's fields are read through the passage (``citation.title`` is ``citation.passage.title``)."""
 
     n: int
-    article_id: str
-    title: str
-    outlet: str
-    date: str
-    url: str
     quote: str
     passage: Passage
+
+    @property
+    def article_id(self) -> str:
+        """The cited article's id."""
+        return self.passage.article_id
+
+    @property
+    def title(self) -> str:
+        """The cited article's title."""
+        return self.passage.title
+
+    @property
+    def outlet(self) -> str:
+        """The cited article's outlet."""
+        return self.passage.outlet
+
+    @property
+    def date(self) -> str:
+        """The cited article's date (ISO), or ""."""
+        return self.passage.date
+
+    @property
+    def url(self) -> str:
+        """The cited article's link, or ""."""
+        return self.passage.url
 
 
 @dataclass
@@ -68,7 +96,7 @@ class Answer:
         """Numbered source lines for terminals: ``[1] Title — Outlet, date`` and the quote."""
         lines = []
         for c in self.citations:
-            lines.append(f"[{c.n}] {c.title} — {c.outlet or 'unknown outlet'}, {c.date or 'undated'}")
+            lines.append(f"[{c.n}] {c.passage.label()}")
             if c.url:
                 lines.append(f"    {c.url}")
             lines.append(f'    "{c.quote}"')

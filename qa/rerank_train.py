@@ -19,7 +19,8 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from qa.cite import _STOP, split_sentences
+from index.sentences import split_sentences
+from qa.cite import _STOP
 from qa.rerank import LinearReranker, features, fit
 from qa.retrieve import Retriever
 

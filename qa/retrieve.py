@@ -6,7 +6,7 @@ so the abstention threshold means the same thing whichever retriever found the p
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
@@ -39,14 +39,32 @@ def day_number(value: Any) -> int:
     return int(str(value)[:10].replace("-", ""))
 
 
-def to_filters(filters: dict[str, Any] | MetadataFilters | None) -> MetadataFilters | None:
-    """Accept llama-index ``MetadataFilters`` or a plain dict of metadata ``key: value`` (a list = any of).
+FILTER_KEYS = frozenset({"since", "until", "outlet", "outlets"})
 
-    ``since`` / ``until`` (ISO dates) become range filters on the article date; ``outlets`` is a list of
-    outlet names.
-    """
-    if filters is None or isinstance(filters, MetadataFilters):
-        return filters
+
+def check_filters(filters: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The one filter type: a plain dict with ``since`` / ``until`` (ISO dates) and ``outlet`` or
+    ``outlets`` (a name or a list of names), which every search path honours (dense, BM25, time window).
+
+    Anything else is refused with an error naming it, rather than honoured by one search and ignored by
+    another (llama-index ``MetadataFilters`` used to turn BM25 and the time window off silently)."""
+    if filters is None:
+        return None
+    if not isinstance(filters, Mapping):
+        raise TypeError(
+            f"filters must be a dict with keys since, until and outlets, not {type(filters).__name__}"
+        )
+    unknown = sorted(set(filters) - FILTER_KEYS)
+    if unknown:
+        raise ValueError(f"unknown filter {unknown[0]!r}: filters take since, until and outlets")
+    return dict(filters)
+
+
+def to_filters(filters: dict[str, Any] | None) -> MetadataFilters | None:
+    """The plain filter dict as llama-index ``MetadataFilters`` for the vector store: ``since`` / ``until``
+    become range filters on the article date, ``outlet(s)`` a match on any of the names."""
+    if filters is None:
+        return None
     parts: list[MetadataFilter] = []
     for key, value in filters.items():
         if value is None or value == [] or value == "":
@@ -173,7 +191,7 @@ class Retriever:
         self,
         question: str,
         top_k: int,
-        filters: dict[str, Any] | MetadataFilters | None = None,
+        filters: dict[str, Any] | None = None,
         *,
         mode: Mode = "hybrid",
         candidates: int | None = None,
@@ -196,7 +214,7 @@ class Retriever:
             window=window, open_weight=open_weight,
         )  # fmt: skip
         if self.reranker is not None and pool:
-            until = filters.get("until") if isinstance(filters, dict) else None
+            until = filters.get("until") if filters else None
             pool = self.reranker.rerank(question, pool, window or (("", str(until)) if until else None))
         return [candidate.passage(n) for n, candidate in enumerate(pool[:top_k], start=1)]
 
@@ -204,7 +222,7 @@ class Retriever:
         self,
         question: str,
         size: int | None = None,
-        filters: dict[str, Any] | MetadataFilters | None = None,
+        filters: dict[str, Any] | None = None,
         *,
         mode: Mode = "hybrid",
         boost: tuple[str, str] | None = None,
@@ -214,6 +232,7 @@ class Retriever:
     ) -> list[Candidate]:
         """The fused first-stage candidates (at most ``size``, default the settings' ``candidates``), best
         first, with their text, metadata and cosine similarity (see ``retrieve`` for the arguments)."""
+        filters = check_filters(filters)
         size = self.settings.candidates if size is None else size
         open_weight = self.settings.open_weight if open_weight is None else open_weight
         rrf_k = self.settings.rrf_k
@@ -264,7 +283,7 @@ class Retriever:
         question: str,
         query_vector: list[float],
         pool: int,
-        filters: dict[str, Any] | MetadataFilters | None,
+        filters: dict[str, Any] | None,
         mode: Mode,
         weight: float,
         *,
@@ -282,11 +301,7 @@ class Retriever:
                     rank, candidate.dense_rank if candidate.dense_rank is not None else rank
                 )
                 candidate.in_window |= in_window
-        if (
-            mode in ("hybrid", "lexical")
-            and self.lexical is not None
-            and not isinstance(filters, MetadataFilters)
-        ):
+        if mode in ("hybrid", "lexical") and self.lexical is not None:
             hits = self.lexical.search(question, pool, **lexical_filters(filters))
             for rank, hit in enumerate(hits):
                 candidate = fused.setdefault(hit.id, Candidate(hit.id))
@@ -296,9 +311,7 @@ class Retriever:
                 candidate.lexical_score = max(candidate.lexical_score, float(hit.score))
                 candidate.in_window |= in_window
 
-    def _dense(
-        self, query_vector: list[float], k: int, filters: dict[str, Any] | MetadataFilters | None
-    ) -> list[Any]:
+    def _dense(self, query_vector: list[float], k: int, filters: dict[str, Any] | None) -> list[Any]:
         """The ``k`` nearest chunks passing ``filters``, best first (objects with ``id``, ``score`` and,
         from a filtered store search, ``text`` and ``metadata``).
 
@@ -306,8 +319,7 @@ class Retriever:
         the nearest ``DENSE_OVERFETCH`` chunks (then five times as many) are fetched unfiltered and filtered
         with the BM25 index's arrays; only when fewer than ``k`` pass (a narrow window, a rare outlet) does
         the store filter."""
-        plain = isinstance(filters, dict) and set(filters) <= {"since", "until", "outlet", "outlets"}
-        if self.lexical is None or not (filters is None or plain):
+        if self.lexical is None:
             return self.store.search(query_vector, k, to_filters(filters))
         for n in (max(k, DENSE_OVERFETCH), max(k, 5 * DENSE_OVERFETCH)):
             found = self.store.nearest(query_vector, n)
@@ -337,7 +349,7 @@ class Retriever:
         question: str,
         choices: list[str],
         top_k: int,
-        filters: dict[str, Any] | MetadataFilters | None = None,
+        filters: dict[str, Any] | None = None,
         *,
         mode: Mode = "hybrid",
         boost: tuple[str, str] | None = None,

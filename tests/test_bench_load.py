@@ -13,7 +13,7 @@ import pytest
 from conftest import REPO, free_port
 from smollm2_server import ModelServer
 
-from qa.bench_load import find_leaks, plan_questions, session_tag
+from benchmarks.load import find_leaks, plan_questions, session_tag
 from qa.models import Answer
 
 

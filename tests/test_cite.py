@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from index.sentences import split_sentences
 from qa.abstain import missing_names, question_names, weak_evidence
-from qa.cite import check_citations, split_sentences
+from qa.cite import check_citations
 from qa.models import Passage
 from qa.prompt import NOT_COVERED, build_messages
 

@@ -155,3 +155,12 @@ def test_two_uploads_of_one_name_never_replace_each_other(tmp_path: Path) -> Non
     assert list(again) == list(first)
     assert (target / "story.txt").read_text() == "Alice's story"
     assert (target / "story-2.txt").read_text() == "Bob's story"
+
+
+def test_filters_are_one_plain_dict(engine: Engine) -> None:
+    from llama_index.core.vector_stores.types import MetadataFilter, MetadataFilters
+
+    with pytest.raises(TypeError, match="filters must be a dict"):
+        engine.ask("Where?", filters=MetadataFilters(filters=[MetadataFilter(key="outlet", value="AP")]))
+    with pytest.raises(ValueError, match="unknown filter 'source_file'"):
+        engine.ask("Where?", filters={"source_file": "a.txt"})

@@ -44,9 +44,7 @@ def passage(n: int = 1, *, article: str = "a1", title: str = "Talks in Geneva", 
 
 def citation(n: int = 1, **kwargs: object) -> Citation:
     p = passage(n, **kwargs)  # type: ignore[arg-type]
-    return Citation(
-        n, p.article_id, p.title, p.outlet, p.date, p.url, "The talks will be held in Geneva on Jan 10.", p
-    )
+    return Citation(n, "The talks will be held in Geneva on Jan 10.", p)
 
 
 def answer(**kwargs: object) -> Answer:
@@ -104,7 +102,7 @@ def test_card_renders_hostile_article_fields_as_text() -> None:
         url="javascript:alert(1)",
         text=f"Intro {EVIL}. The talks will be held in Geneva on Jan 10.",
     )
-    c.outlet = "<script>alert(2)</script>"
+    c.passage.outlet = "<script>alert(2)</script>"
     html = card_html(c, turn=0)
     assert "<img" not in html and "<script" not in html and "javascript:" not in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html and "&lt;script&gt;" in html

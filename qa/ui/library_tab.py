@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 
 from index.settings import Settings
 from qa.answer import Engine
+from qa.models import source_label
 from qa.ui import library
 from qa.ui.examples import example_questions
 from qa.ui.info import settings_markdown
@@ -39,7 +40,7 @@ def pick_article(event: gr.SelectData) -> tuple[Any, ...]:
     if len(row) < 4 or not row[3]:
         return "", "No article selected.", gr.Button(interactive=False)
     title, outlet, day, article_id = row[:4]
-    label = f"Selected: **{escape_md(title)}** — {escape_md(outlet) or 'unknown outlet'}, {escape_md(day) or 'undated'}"
+    label = f"Selected: {escape_md(source_label(title, outlet, day))}"
     return article_id, label, gr.Button(interactive=True)
 
 

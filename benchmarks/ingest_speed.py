@@ -14,6 +14,7 @@ On the same first N articles of the RealTime QA corpus it measures:
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import resource
 import tempfile
@@ -32,6 +33,10 @@ if TYPE_CHECKING:
 DEFAULT_CORPUS = (
     Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "realtimeqa" / "corpus.jsonl"
 )
+
+
+class BenchSetupError(Exception):
+    """The benchmark cannot start: a missing corpus or a missing optional dependency."""
 
 
 @dataclass
@@ -69,7 +74,15 @@ def _timed(fn: Callable[[], object]) -> tuple[object, float]:
 def _subset(corpus: Path, n: int, folder: Path) -> Path:
     target = folder / f"articles-{n}.jsonl"
     with corpus.open() as src, target.open("w") as dst:
-        for _, line in zip(range(n), src, strict=False):
+        for number, line in zip(range(1, n + 1), src, strict=False):
+            try:
+                ok = isinstance(json.loads(line).get("body"), str)
+            except (ValueError, AttributeError):
+                ok = False
+            if not ok:
+                raise BenchSetupError(
+                    f"{corpus}, line {number}: not a RealTime QA record (JSON with a 'body')"
+                )
             dst.write(line)
     return target
 
@@ -121,6 +134,13 @@ def _embedded_texts(ingestor: Ingestor, report: IngestReport) -> list[str]:
     return texts
 
 
+def _has_module(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        return False
+
+
 def bench_ingest(articles: int = 300, corpus: Path = DEFAULT_CORPUS, settings: Settings | None = None,
                  echo: Callable[[str], None] = print, llama_index: bool = True,
                  backends: tuple[str, ...] = ("fp32", "onnx", "int8")) -> dict[str, Run]:  # fmt: skip
@@ -131,7 +151,12 @@ def bench_ingest(articles: int = 300, corpus: Path = DEFAULT_CORPUS, settings: S
     from index.ingest import Ingestor
 
     if not corpus.exists():
-        raise FileNotFoundError(f"RealTime QA corpus not found at {corpus}; pass --corpus")
+        raise BenchSetupError(f"RealTime QA corpus not found at {corpus}; pass --corpus")
+    if llama_index and not _has_module("llama_index.embeddings.huggingface"):
+        raise BenchSetupError(
+            "the llama-index comparison runs need the bench extra (pip install -e '.[bench]'); "
+            "or pass --no-llama-index"
+        )
     settings = settings or Settings()
     runs: dict[str, Run] = {}
     with tempfile.TemporaryDirectory(prefix="newsqa-bench-") as tmp:
