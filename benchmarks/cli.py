@@ -26,7 +26,10 @@ def bench() -> None:
 )
 @click.option("--no-llama-index", is_flag=True, help="Skip the llama-index comparison runs (c) and (d).")
 @click.option(
-    "--backends", default="fp32,onnx,int8", show_default=True, help="Embedding backends timed in run (a)."
+    "--backends",
+    default="auto,onnx",
+    show_default=True,
+    help="Embedding backends timed in run (a) (auto: this CPU's choice).",
 )
 @click.pass_context
 def bench_ingest_command(

@@ -87,6 +87,29 @@ def ensure_int8_model(models_dir: Path) -> Path:
     return ensure_onnx_model(models_dir, "int8")
 
 
+def ensure_index_int8_model(index_models: Path, shared_models: Path) -> Path:
+    """The int8 model file an index embeds with, in ``index_models`` (beside the index).
+
+    An index that has one keeps it. A new index gets a copy of the machine's int8 model in
+    ``shared_models`` (quantized there once from the machine's fp32 export), so a new index costs a file
+    copy, not an export; the copy then stays with the index whatever later library versions would make.
+    """
+    from filelock import FileLock
+
+    index_models = Path(index_models)
+    target = index_models / INT8_MODEL_FILE
+    if target.exists():
+        return target
+    shared = ensure_onnx_model(shared_models, "int8")
+    index_models.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(index_models / ".onnx-export.lock")):
+        if not target.exists():
+            staged = index_models / f".{INT8_MODEL_FILE}.copy"
+            shutil.copyfile(shared, staged)
+            os.replace(staged, target)  # atomic: readers see no file or the whole file
+    return target
+
+
 def export_fp32(target: Path) -> None:
     """Export the packaged model to ONNX and write ``target`` atomically.
 

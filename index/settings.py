@@ -113,8 +113,8 @@ class Settings(BaseSettings):
     write_batch_chunks: int = Field(512, ge=1, description="Chunks embedded and committed per ingest step.")
     embed_backend: Literal["auto", "fp32", "onnx", "bf16", "int8"] = Field(
         "auto",
-        description="Embedding backend: auto (the index's own, else onnx), torch fp32, ONNX fp32, torch "
-        "bf16 autocast, or ONNX int8.",
+        description="Embedding backend: auto (the index's own; for a new index the fastest that passed "
+        "the accuracy gate on this CPU: onnx so far), torch fp32, ONNX fp32, torch bf16 autocast, or ONNX int8.",
     )
     embed_batch_size: int = Field(32, ge=1, description="Chunks per embedding batch.")
     max_answer_tokens: int = Field(320, ge=16, description="Longest answer the LLM may write.")

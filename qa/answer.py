@@ -23,7 +23,7 @@ from qa.conflict import conflict_note, find_conflicts
 from qa.context import condense
 from qa.dates import to_date, to_iso
 from qa.llm import LLM, get_llm
-from qa.models import Answer, Passage, Timings
+from qa.models import Answer, OtherReport, Passage, Timings
 from qa.prompt import NOT_COVERED, build_messages, rewrite_messages, with_choices
 from qa.rerank import MODEL_FILE, LinearReranker
 from qa.retrieve import Mode, Retriever, check_filters, day_number, lexical_filters
@@ -246,7 +246,25 @@ class Engine:
             timings.first_token_ms = timings.total_ms = elapsed()
             yield replace(base, abstained=True, abstain_reason=reason)
             return
-        yield from self._generate(asked, base, as_of, start, context_tokens, choices)
+        for item in self._generate(asked, base, as_of, start, context_tokens, choices):
+            yield self._with_provenance(item, search) if isinstance(item, Answer) else item
+
+    def _with_provenance(self, answer: Answer, search: Search) -> Answer:
+        """The answer with, for each citation, the other outlets that carried its story (folded copies),
+        and a note when its newest source is older than the time the question asks about."""
+        for citation in answer.citations:
+            citation.also_reported_by = [
+                OtherReport(row["outlet"] or "", row["published"] or "", row["url"] or "", row["title"] or "")
+                for row in self.catalog.copies_of(citation.article_id)
+            ]
+        span = answer.date_range()
+        if search.window is not None and span is not None and span[1] < search.window[0]:
+            note = (
+                f"The newest source is from {span[1]}, before the time the question asks about "
+                f"({search.window[0]} to {search.window[1]})."
+            )
+            answer = replace(answer, freshness_note=note)
+        return answer
 
     def answer_from(self, question: str, passages: list[Passage], *, style: Style = "normal") -> Answer:
         """Answer from given passages (no retrieval, no abstention threshold): for evaluations."""

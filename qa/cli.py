@@ -101,6 +101,8 @@ def ingest(
     engine = Engine(_settings(ctx))
     report = engine.ingestor().ingest(paths, progress=not quiet, field_map=_field_map(fields), prune=prune)
     click.echo(report.summary())
+    if not quiet and report.chunks_added:
+        click.echo(f"time: {report.stages_line()} (embedded with {engine.embedder.name})", err=True)
     trained = engine.update_reranker(progress=not quiet)
     if trained:
         click.echo(trained)
@@ -178,6 +180,7 @@ def ask(
         click.echo(f"(searched articles with {', '.join(f'{k} {v}' for k, v in searched.items())})", err=True)
     if answer.citations:
         click.echo("\nSources:\n" + answer.sources_text())
+        click.echo(answer.freshness_text())
     elif answer.abstain_reason:
         click.echo(f"\n({answer.abstain_reason})")
     t = answer.timings

@@ -31,14 +31,30 @@ def source_label(title: str, outlet: str, date: str) -> str:
 
 
 @dataclass
+class OtherReport:
+    """Another outlet that carried the same story (a syndicated or near-identical copy folded at ingest)."""
+
+    outlet: str
+    date: str
+    url: str
+    title: str = ""
+
+    def label(self) -> str:
+        """``Outlet, 2021-12-31``."""
+        return f"{self.outlet or 'unknown outlet'}, {self.date or 'undated'}"
+
+
+@dataclass
 class Citation:
     """One checked ``[n]`` of an answer: the passage it points to and the quote that supports it.
 
-    The article's fields are read through the passage (``citation.title`` is ``citation.passage.title``)."""
+    The article's fields are read through the passage (``citation.title`` is ``citation.passage.title``);
+    ``also_reported_by`` lists the other outlets that carried the same story."""
 
     n: int
     quote: str
     passage: Passage
+    also_reported_by: list[OtherReport] = field(default_factory=list)
 
     @property
     def article_id(self) -> str:
@@ -91,13 +107,32 @@ class Answer:
     filters: dict = field(default_factory=dict)  # the date / outlet filters the search applied
     style: str = "normal"
     retrieved: list[Passage] = field(default_factory=list)  # every retrieved chunk, whole, with its score
+    freshness_note: str | None = None  # said when the newest source is older than the time asked about
 
     def sources_text(self) -> str:
-        """Numbered source lines for terminals: ``[1] Title — Outlet, date`` and the quote."""
+        """Numbered source lines for terminals: ``[1] Title — Outlet, date``, the link, the quote, and the
+        other outlets that carried the story."""
         lines = []
         for c in self.citations:
             lines.append(f"[{c.n}] {c.passage.label()}")
             if c.url:
                 lines.append(f"    {c.url}")
             lines.append(f'    "{c.quote}"')
+            for other in c.also_reported_by:
+                lines.append(
+                    f"    also reported by {other.label()}" + (f" — {other.url}" if other.url else "")
+                )
         return "\n".join(lines)
+
+    def date_range(self) -> tuple[str, str] | None:
+        """The first and last date of the cited articles (None when nothing dated is cited)."""
+        days = sorted(c.date for c in self.citations if c.date)
+        return (days[0], days[-1]) if days else None
+
+    def freshness_text(self) -> str:
+        """One line on how recent the answer's sources are: their date range, and the staleness note."""
+        span = self.date_range()
+        if span is None:
+            return self.freshness_note or ""
+        used = f"Sources dated {span[0]}" + (f" to {span[1]}" if span[1] != span[0] else "") + "."
+        return f"{used} {self.freshness_note}" if self.freshness_note else used

@@ -3,6 +3,7 @@ and the backend an index was built with followed by ``auto``."""
 
 from __future__ import annotations
 
+import shutil
 import threading
 from pathlib import Path
 
@@ -83,7 +84,8 @@ def test_int8_model_exported_once_and_reused(data_dir: Path, monkeypatch: pytest
     model_file = data_dir / "models" / onnx_export.INT8_MODEL_FILE
     stat = model_file.stat()
     assert stat.st_size > 10_000_000
-    assert (data_dir / "models" / onnx_export.FP32_MODEL_FILE).exists()  # quantized from it, kept beside
+    shared = settings.model_dir / onnx_export.INT8_MODEL_FILE  # the machine's, quantized once
+    assert model_file.read_bytes() == shared.read_bytes()  # the index keeps its own copy
 
     def no_export(*args: object, **kwargs: object) -> None:
         raise AssertionError("an ONNX model was exported again")
@@ -130,6 +132,20 @@ def test_concurrent_first_use_exports_once(tmp_path: Path, monkeypatch: pytest.M
         thread.join()
     assert calls == ["fp32", "int8"]
     assert results == [tmp_path / onnx_export.INT8_MODEL_FILE] * 3
+
+
+def test_new_indexes_copy_the_machines_int8_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = fake_exports(monkeypatch)
+    shared = tmp_path / "machine"
+    first = onnx_export.ensure_index_int8_model(tmp_path / "a" / "models", shared)
+    second = onnx_export.ensure_index_int8_model(tmp_path / "b" / "models", shared)
+    assert calls == ["fp32", "int8"]  # quantized once, for the machine
+    assert first.read_bytes() == second.read_bytes() == b"int8 model"
+    assert not (tmp_path / "a" / "models" / onnx_export.FP32_MODEL_FILE).exists()
+    (shared / onnx_export.INT8_MODEL_FILE).write_bytes(b"another library version")
+    assert (
+        onnx_export.ensure_index_int8_model(tmp_path / "a" / "models", shared).read_bytes() == b"int8 model"
+    )
 
 
 def test_fp32_export_builds_no_int8_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -195,22 +211,26 @@ def test_embedding_modules_import_downward() -> None:
 
 def test_failed_export_leaves_no_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(onnx_export, "_MIN_PROBE_COSINE", 1.01)  # no int8 model can pass this check
-    embedder = make_embedder(Settings(data_dir=tmp_path, embed_backend="int8"))
+    machine = tmp_path / "machine"  # a machine without an int8 model yet (its fp32 export is reused)
+    machine.mkdir()
+    fp32 = onnx_export.ensure_onnx_model(Settings().model_dir, "fp32")
+    shutil.copyfile(fp32, machine / onnx_export.FP32_MODEL_FILE)
+    settings = Settings(data_dir=tmp_path / "data", model_dir=machine, embed_backend="int8")
     with pytest.raises(RuntimeError, match="int8 embedding model is off"):
-        embedder.embed(["anything"])
-    models = tmp_path / "models"
-    assert not (models / onnx_export.INT8_MODEL_FILE).exists()
-    assert not list(models.glob(".export-*"))
+        make_embedder(settings).embed(["anything"])
+    for models in (machine, tmp_path / "data" / "models"):
+        assert not (models / onnx_export.INT8_MODEL_FILE).exists()
+        assert not list(models.glob(".export-*"))
 
 
 def test_auto_follows_the_backend_the_index_was_built_with(tmp_path: Path) -> None:
     from conftest import SAMPLE
 
     from index.catalog import Catalog
-    from index.embed import DEFAULT_BACKEND, resolve_backend
+    from index.embed import auto_backend, resolve_backend
     from index.ingest import EMBED_BACKEND_KEY, Ingestor
 
-    assert resolve_backend("auto") == DEFAULT_BACKEND == "onnx"
+    assert resolve_backend("auto") == auto_backend() == "onnx"
     assert resolve_backend("auto", "int8") == "int8" and resolve_backend("fp32", "int8") == "fp32"
     built = Settings(data_dir=tmp_path / "data", embed_backend="fp32")
     assert Ingestor(built).ingest([SAMPLE], progress=False).ok

@@ -7,7 +7,7 @@ from pathlib import Path
 from conftest import SAMPLE
 
 from index.embed import MAX_TOKENS
-from index.ingest import Ingestor
+from index.ingest import STAGES, Ingestor
 from index.parse import parse_text
 from index.settings import Settings
 
@@ -16,6 +16,7 @@ def test_sample_ingest_chunks_fit_and_second_run_adds_nothing(settings: Settings
     ingestor = Ingestor(settings)
     first = ingestor.ingest([SAMPLE], progress=False)
     assert first.ok and len(first.added) == 2 and first.chunks_added >= 4
+    assert set(first.stages) == set(STAGES) and first.stages["embed"] > 0  # where the time went
     assert ingestor.store.count() == first.chunks_added
 
     for path in sorted(SAMPLE.iterdir()):

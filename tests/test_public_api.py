@@ -5,6 +5,7 @@ The LLM here is a fixed reply (a unit test of the pipeline around it); the real 
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -164,3 +165,37 @@ def test_filters_are_one_plain_dict(engine: Engine) -> None:
         engine.ask("Where?", filters=MetadataFilters(filters=[MetadataFilter(key="outlet", value="AP")]))
     with pytest.raises(ValueError, match="unknown filter 'source_file'"):
         engine.ask("Where?", filters={"source_file": "a.txt"})
+
+
+def test_citations_carry_the_other_outlets_and_answers_their_dates(tmp_path: Path) -> None:
+    from qa.answer import Search
+
+    body = (
+        "The city council approved a new budget of 2.1 billion dollars on Tuesday by seven votes to two. "
+        "The mayor said the plan pays for 300 new teachers and longer library hours."
+    )
+    records = [
+        {"title": "Council passes budget", "body": body, "source": "Springfield Herald", "date": "2024-01-05",
+         "url": "https://herald.example/budget"},
+        {"title": "Council passes budget", "body": body, "source": "Valley Wire", "date": "2024-01-06",
+         "url": "https://wire.example/budget"},
+    ]  # fmt: skip
+    corpus = tmp_path / "budget.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in records))
+    engine = Engine(
+        Settings(data_dir=tmp_path / "data"), llm=FixedReply("The council approved a budget [1].")
+    )
+    report = engine.ingestor().ingest([corpus], progress=False)
+    assert len(report.added) == 1 and len(report.folded) == 1
+    answer = engine.ask("What budget did the council approve?", as_of="2024-02-01")
+    assert [c.outlet for c in answer.citations] == ["Springfield Herald"]
+    others = answer.citations[0].also_reported_by
+    assert [(o.outlet, o.date, o.url) for o in others] == [
+        ("Valley Wire", "2024-01-06", "https://wire.example/budget")
+    ]
+    assert "also reported by Valley Wire, 2024-01-06 — https://wire.example/budget" in answer.sources_text()
+    assert answer.freshness_text() == "Sources dated 2024-01-05." and answer.freshness_note is None
+    stale = engine._with_provenance(answer, Search("budget", {}, window=("2024-01-29", "2024-02-01")))
+    assert stale.freshness_note == (
+        "The newest source is from 2024-01-05, before the time the question asks about (2024-01-29 to 2024-02-01)."
+    )

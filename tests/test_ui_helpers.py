@@ -17,7 +17,7 @@ from index.ingest import Ingestor, IngestReport
 from index.lexical import LexicalIndex
 from index.models import Article
 from index.settings import Settings
-from qa.models import Answer, Citation, Passage, Timings
+from qa.models import Answer, Citation, OtherReport, Passage, Timings
 from qa.ui import library
 from qa.ui.auth import AuthError, auth_pairs, parse_pair
 from qa.ui.chat import Exchange, chat_messages, history, run_stream, selected_turn
@@ -30,6 +30,7 @@ from qa.ui.sources import (
     excerpt_html,
     filters_text,
     link_citations,
+    searched_html,
     sources_html,
 )
 
@@ -447,3 +448,24 @@ def test_settings_view_names_models_and_index_but_no_secret(tmp_path: Path) -> N
     assert "| Index | 3 articles, 9 chunks |" in text and "1\\.0 MB on disk" in text
     assert "da\\|ta" in text and "| Login required | yes |" in text
     assert "SECRET" not in text and "PASSWORD" not in text
+
+
+def test_card_lists_the_other_outlets_escaped_and_linked_only_over_http() -> None:
+    c = citation(1)
+    c.also_reported_by = [
+        OtherReport("AP", "2021-12-31", "https://ap.example/story"),
+        OtherReport("<b>Evil</b>", "", "javascript:alert(1)"),
+    ]
+    html = card_html(c, turn=0)
+    assert "Also reported by" in html
+    assert '<a href="https://ap.example/story"' in html and "AP</a> (2021-12-31)" in html
+    assert "&lt;b&gt;Evil&lt;/b&gt; (undated)" in html and "javascript:" not in html
+    assert "Also reported by" not in card_html(citation(2), turn=0)
+
+
+def test_the_search_line_says_how_recent_the_sources_are() -> None:
+    fresh = answer(citations=[citation(1)])
+    assert "Sources dated 2021-12-31." in searched_html(fresh)
+    stale = answer(citations=[citation(1)], freshness_note="The newest source is from 2021-12-31, before …")
+    assert "Sources dated 2021-12-31. The newest source is from 2021-12-31" in searched_html(stale)
+    assert "nq-freshness" not in searched_html(answer())

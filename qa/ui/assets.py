@@ -57,6 +57,7 @@ CARDS_CSS = """
 .nq-num::after { content: "]"; }
 .nq-title { overflow-wrap: anywhere; }
 .nq-meta { font-size: 0.85em; color: var(--body-text-color-subdued); margin: 2px 0 4px; }
+.nq-also { font-size: 0.85em; color: var(--body-text-color-subdued); margin: 4px 0 0; }
 .nq-outlet { font-weight: 600; }
 .nq-excerpt { margin: 4px 0 0; padding-left: 8px; border-left: 3px solid var(--border-color-primary);
   font-size: 0.9em; line-height: 1.45; }

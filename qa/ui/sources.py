@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from qa.models import Answer, Citation, Passage
+from qa.models import Answer, Citation, OtherReport, Passage
 from qa.ui.safe import esc, escape_chat, one_line, safe_url
 
 EXCERPT_CONTEXT_CHARS = 160  # characters of passage shown on each side of the quote
@@ -104,8 +104,23 @@ def card_html(citation: Citation, turn: int) -> str:
         f"{_title_html(citation.title, citation.url)}</div>"
         f"{_meta_html(citation.outlet, citation.date)}"
         f'<blockquote class="nq-excerpt">{excerpt_html(passage, citation.quote)}</blockquote>'
+        f"{also_reported_html(citation.also_reported_by)}"
         "</article>"
     )
+
+
+def also_reported_html(others: list[OtherReport]) -> str:
+    """ "Also reported by" with each other outlet (linked when it has a plain http(s) url) and its date."""
+    if not others:
+        return ""
+    items = []
+    for other in others:
+        name = esc(one_line(other.outlet) or "unknown outlet")
+        link = safe_url(other.url)
+        if link:
+            name = f'<a href="{esc(link)}" target="_blank" rel="noopener noreferrer nofollow">{name}</a>'
+        items.append(f"{name} ({esc(one_line(other.date) or 'undated')})")
+    return f'<div class="nq-also"><span class="nq-label">Also reported by</span> {", ".join(items)}</div>'
 
 
 def filters_text(filters: dict | None) -> str:
@@ -138,6 +153,9 @@ def searched_html(answer: Answer) -> str:
     rows.append(
         f'<div class="nq-filters"><span class="nq-label">Filters</span> {esc(filters_text(answer.filters))}</div>'
     )
+    freshness = answer.freshness_text()
+    if freshness:
+        rows.append(f'<div class="nq-freshness"><span class="nq-label">Dates</span> {esc(freshness)}</div>')
     return f'<div class="nq-search">{"".join(rows)}</div>'
 
 
