@@ -4,19 +4,27 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+RAY_STAMP := $(VENV)/.installed-ray
 
 PIP_VERSION := 26.3
 TORCH := torch==2.13.0
 
-.PHONY: run test install lock browser lint clean
+.PHONY: run test install install-ray lock browser lint clean
 
 run: install
 	$(VENV)/bin/newsqa serve
 
-test: install browser
+test: install install-ray browser
 	$(PY) -m pytest
 
 install: $(STAMP)
+
+# The optional [ray] extra (`newsqa ingest --ray`): the test suite runs a local Ray cluster; `make run` skips it.
+install-ray: $(RAY_STAMP)
+
+$(RAY_STAMP): $(STAMP) requirements-ray.lock
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements-ray.lock
+	touch $(RAY_STAMP)
 
 # pip pinned; torch first, pinned to the CPU wheel on disk (any other torch request pulls gigabytes of CUDA);
 # then every other dependency at the exact version and SHA-256 in requirements.lock (pip refuses a file whose
@@ -33,13 +41,18 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $(STAMP)
 
 # Re-resolve pyproject.toml's pins (runtime + [test] + [bench]) with every transitive dependency and write
-# requirements.lock with one SHA-256 per file; installs nothing. Run it after changing a dependency.
+# requirements.lock with one SHA-256 per file, then what [ray] adds to requirements-ray.lock; installs
+# nothing. Run it after changing a dependency.
 lock:
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet pip==$(PIP_VERSION)
 	$(PY) -m pip install --quiet --dry-run --ignore-installed --report $(VENV)/lock-report.json \
 		$(TORCH) -e '.[test,bench]'
 	$(PY) scripts/lock.py $(VENV)/lock-report.json requirements.lock
+	grep -o '^[^ #]*==[^ ]*' requirements.lock > $(VENV)/lock-constraints.txt
+	$(PY) -m pip install --quiet --dry-run --ignore-installed --report $(VENV)/lock-report-ray.json \
+		-c $(VENV)/lock-constraints.txt $(TORCH) -e '.[test,bench,ray]'
+	$(PY) scripts/lock.py $(VENV)/lock-report-ray.json requirements-ray.lock --minus requirements.lock
 
 # Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
 browser:

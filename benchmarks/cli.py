@@ -6,9 +6,23 @@ The group receives the ``newsqa`` context: ``ctx.obj["settings"]`` holds the set
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
+
+
+def _corpus_options(command: Callable) -> Callable:
+    """``--articles N`` and ``--corpus FILE``: the first N articles of the RealTime QA corpus."""
+    command = click.option(
+        "--corpus",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        help="RealTime QA corpus.jsonl (default: ../shared/eval/realtimeqa/corpus.jsonl).",
+    )(command)
+    return click.option(
+        "--articles", type=int, default=300, show_default=True, help="First N articles of the corpus."
+    )(command)
 
 
 @click.group()
@@ -17,13 +31,7 @@ def bench() -> None:
 
 
 @bench.command("ingest")
-@click.option("--articles", type=int, default=300, show_default=True, help="First N articles of the corpus.")
-@click.option(
-    "--corpus",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="RealTime QA corpus.jsonl (default: ../shared/eval/realtimeqa/corpus.jsonl).",
-)
+@_corpus_options
 @click.option("--no-llama-index", is_flag=True, help="Skip the llama-index comparison runs (c) and (d).")
 @click.option(
     "--backends",
@@ -44,6 +52,26 @@ def bench_ingest_command(
             articles, corpus or DEFAULT_CORPUS, ctx.obj["settings"], click.echo, not no_llama_index, chosen
         )
     except BenchSetupError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@bench.command("ray")
+@_corpus_options
+@click.option("--ray", "address", default="auto", show_default=True, help="Ray cluster (auto: a local one).")
+@click.option("--workers", default="1,2", show_default=True, help="Worker counts to time, comma-separated.")
+@click.pass_context
+def bench_ray_command(
+    ctx: click.Context, articles: int, corpus: Path | None, address: str, workers: str
+) -> None:
+    """Ingest in one process vs with the embedding on 1, 2, … Ray workers, on the same articles."""
+    from benchmarks.ingest_speed import DEFAULT_CORPUS, BenchSetupError
+    from benchmarks.ray_ingest import bench_ray
+    from index.embed_ray import RayUnavailable
+
+    counts = tuple(int(n) for n in workers.split(",") if n.strip())
+    try:
+        bench_ray(articles, corpus or DEFAULT_CORPUS, ctx.obj["settings"], address, counts, click.echo)
+    except (BenchSetupError, RayUnavailable) as exc:
         raise click.ClickException(str(exc)) from exc
 
 

@@ -189,10 +189,14 @@ def article_from_record(
     )
 
 
-def _html_article(text: str, source: str) -> Article:
+def html_fields(html: str | bytes) -> dict[str, str | None]:
+    """The main text and metadata trafilatura finds in an HTML page (menus, footers and ads dropped):
+    ``body``, and ``title``, ``published`` (ISO date), ``outlet`` (the site's own name), ``url``
+    (canonical), ``host`` and ``author``, each None when the page does not say. Raises ParseError when the
+    page holds no article text."""
     import trafilatura
 
-    doc = trafilatura.bare_extraction(text, with_metadata=True, include_comments=False, include_tables=False)
+    doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False, include_tables=False)
     if doc is None:
         raise ParseError("no article text found in the HTML")
     meta = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
@@ -202,15 +206,29 @@ def _html_article(text: str, source: str) -> Article:
         body = body[len(title) :].strip()
     if not body:
         raise ParseError("no article text found in the HTML (only navigation or boilerplate)")
-    url = meta.get("url")
+    return {
+        "title": title or None,
+        "body": body,
+        "published": normalize_date(meta.get("date")),
+        "outlet": meta.get("sitename") or None,
+        "url": meta.get("url") or None,
+        "host": meta.get("hostname") or None,
+        "author": meta.get("author") or None,
+    }
+
+
+def _html_article(text: str, source: str) -> Article:
+    fields = html_fields(text)
+    body = fields["body"] or ""
+    url = fields["url"]
     return Article(
-        title=title or body.split("\n", 1)[0][:120],
+        title=fields["title"] or body.split("\n", 1)[0][:120],
         body=body,
-        published=normalize_date(meta.get("date")),
-        outlet=meta.get("sitename") or meta.get("hostname") or host_of(url),
+        published=fields["published"],
+        outlet=fields["outlet"] or fields["host"] or host_of(url),
         url=url,
         source=source,
-        author=meta.get("author"),
+        author=fields["author"],
     )
 
 

@@ -99,6 +99,27 @@ class Settings(BaseSettings):
     min_relevance: float = Field(
         0.18, description="Cosine similarity the best passage must reach, else the answer abstains."
     )
+    timeline_candidates: int = Field(
+        40, ge=1, description="Passages a story timeline reads from the search before keeping its articles."
+    )
+    timeline_relative: float = Field(
+        0.6,
+        ge=0,
+        le=1,
+        description="A timeline keeps an article while its best passage's cosine is at least this share of "
+        "the best article's (and min_relevance).",
+    )
+    watch_feed_minutes: float = Field(
+        30, gt=0, description="'newsqa watch': minutes between checks of the feed list."
+    )
+    novelty_threshold: float = Field(
+        0.8,
+        gt=0,
+        le=1,
+        description="'What's new since': a newer sentence at least this similar (cosine) to an earlier "
+        "report's sentence restates it and is left out.",
+    )
+    timeline_articles: int = Field(20, ge=1, description="Most articles a story timeline shows.")
     context_tokens: int = Field(
         300, ge=0, description="Passage tokens sent to the LLM (best sentences first); 0 = whole passages."
     )
@@ -117,6 +138,15 @@ class Settings(BaseSettings):
         "the accuracy gate on this CPU: onnx so far), torch fp32, ONNX fp32, torch bf16 autocast, or ONNX int8.",
     )
     embed_batch_size: int = Field(32, ge=1, description="Chunks per embedding batch.")
+    ray_workers: int | None = Field(
+        None,
+        ge=1,
+        description="Embedding workers for 'ingest --ray' (default: as many as the cluster's CPUs allow).",
+    )
+    ray_cpus_per_worker: float = Field(1.0, gt=0, description="CPUs each Ray embedding worker takes.")
+    ray_timeout: float = Field(
+        600, gt=0, description="Seconds 'ingest --ray' waits for a batch's vectors before giving up."
+    )
     max_answer_tokens: int = Field(320, ge=16, description="Longest answer the LLM may write.")
     n_ctx: int = Field(4096, ge=512, description="LLM context window.")
     threads: int = Field(default_factory=lambda: os.cpu_count() or 2, description="LLM threads.")
@@ -125,10 +155,25 @@ class Settings(BaseSettings):
     upload_max_mb: float = Field(
         20, gt=0, description="Largest file the chat's Library tab accepts for upload, in MB."
     )
+    fetch_timeout: float = Field(
+        20, gt=0, description="Seconds a feed or page request may take (connect, each read, and in all)."
+    )
+    fetch_max_mb: float = Field(10, gt=0, description="Largest feed or page fetched, in MB (decompressed).")
+    fetch_delay: float = Field(
+        1.0, ge=0, description="Seconds between two requests to the same host (one at a time per host)."
+    )
     auth: SecretStr | None = Field(
         None, description="user:password the chat asks for (optional login); never shown or logged."
     )
     auth_file: Path | None = Field(None, description="A file of user:password lines allowed to log in.")
+    api_keys: SecretStr | None = Field(
+        None,
+        description="Keys 'newsqa api' accepts as 'Authorization: Bearer <key>', separated by commas "
+        "(secrets: never shown or logged).",
+    )
+    api_source_list: bool = Field(
+        True, description="'newsqa api' chat answers end with a numbered source list (for text-only clients)."
+    )
     chroma_host: str | None = Field(
         None, description="A Chroma server's host: store chunks there instead of the embedded store."
     )

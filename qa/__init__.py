@@ -1,4 +1,5 @@
-"""newsqa question answering: ``qa.ask(question)`` for a cited ``Answer``, ``qa.stream`` to watch it come.
+"""newsqa question answering: ``qa.ask(question)`` for a cited ``Answer``, ``qa.stream`` to watch it come,
+``qa.timeline_of(story)`` for a story's articles by day.
 
 Options (all keyword): ``top_k``, ``filters`` (a dict with ``since``, ``until``, ``outlets``; the same as the
 keywords below, which add to it), ``history`` (earlier
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from qa.answer import Engine
     from qa.models import Answer
+    from qa.timeline import Timeline
 
 _engine: Engine | None = None
 _engine_lock = threading.Lock()
@@ -45,4 +47,12 @@ def stream(question: str, **options: Any) -> Iterator[str | Answer]:
     return default_engine().stream(question, **options)
 
 
-__all__ = ["ask", "stream", "default_engine"]
+def timeline_of(story: str, **options: Any) -> Timeline:
+    """The articles about ``story`` by day, oldest first, copies folded (options: ``since``, ``until``,
+    ``outlets``, ``as_of``, ``limit``, ``summarize``; see ``qa.timeline.build_timeline``)."""
+    from qa.timeline import build_timeline
+
+    return build_timeline(default_engine(), story, **options)
+
+
+__all__ = ["ask", "stream", "timeline_of", "default_engine"]

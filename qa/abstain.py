@@ -26,8 +26,8 @@ def question_names(question: str) -> list[str]:
     """Capitalised names in a question, question words and sentence-initial words left out."""
     names = []
     for match in _NAME_RE.finditer(question):
-        words = [w for w in match.group(0).split() if w not in _QUESTION_WORDS]
-        if words:
+        words = [w for w in match.group(0).split() if re.sub(r"['’]s$", "", w) not in _QUESTION_WORDS]
+        if words:  # "What's" is a question word, "Putin's" the name Putin
             names.append(re.sub(r"['’]s$", "", " ".join(words)))
     return names
 

@@ -28,6 +28,7 @@ from qa.prompt import NOT_COVERED, build_messages, rewrite_messages, with_choice
 from qa.rerank import MODEL_FILE, LinearReranker
 from qa.retrieve import Mode, Retriever, check_filters, day_number, lexical_filters
 from qa.timerange import resolve_time, strip_time
+from qa.whats_new import asks_whats_new, day_before, nothing_new, novel_passages
 
 History = list[tuple[str, str]]
 Filters = dict[str, Any] | None  # since, until (dates), outlets (see qa.retrieve.check_filters)
@@ -226,6 +227,13 @@ class Engine:
         asked = rewritten or question
         search = self.search_filters(asked, filters, as_of, since, until, outlets)
         k = top_k or self.settings.top_k
+        new_since = self.new_since(asked, since, as_of)
+        if new_since and not choices:
+            base = Answer(
+                question, NOT_COVERED, [], [], Timings(), "", rewritten_question=rewritten, style=style
+            )
+            yield from self._whats_new(asked, search, new_since, k, base, as_of, start, context_tokens)
+            return
         beyond = self.beyond_the_corpus(search)
         if beyond:
             passages = []
@@ -247,6 +255,41 @@ class Engine:
             yield replace(base, abstained=True, abstain_reason=reason)
             return
         for item in self._generate(asked, base, as_of, start, context_tokens, choices):
+            yield self._with_provenance(item, search) if isinstance(item, Answer) else item
+
+    @staticmethod
+    def new_since(question: str, since: str | None, as_of: date) -> str | None:
+        """The day a "what's new" question counts from: ``since``, else the start of the time it names
+        ("since Monday"); None for any other question."""
+        if not asks_whats_new(question):
+            return None
+        span = resolve_time(question, as_of)
+        return since or (span.since.isoformat() if span is not None else None)
+
+    def _whats_new(
+        self, asked: str, search: Search, since: str, k: int, base: Answer, as_of: date, start: float,
+        context_tokens: int | None,
+    ) -> Iterator[str | Answer]:  # fmt: skip
+        """Answer from what the articles from ``since`` on add to the earlier ones (qa/whats_new.py)."""
+        hard = dict(search.filters or {})
+        newer_filters = hard | {"since": max(hard.get("since", since), since)}
+        older_filters = {key: v for key, v in hard.items() if key != "since"}
+        older_filters["until"] = min(filter(None, [hard.get("until"), day_before(since)]))
+        newer = self.retriever.retrieve(search.query, k, newer_filters)
+        older = self.retriever.retrieve(search.query, 2 * k, older_filters)
+        novel = novel_passages(newer, older, self.embedder, self.settings.novelty_threshold)
+        base.timings.retrieve_ms = (time.perf_counter() - start) * 1000
+        base = replace(base, passages=newer, retrieved=novel, filters=search.shown() | {"new since": since})
+        weak = weak_evidence(search.query, newer, self.settings.min_relevance)
+        if weak or not novel:
+            text = f"No article from {since} on reports on this." if weak else nothing_new(since)
+            yield text
+            base.timings.first_token_ms = base.timings.total_ms = (time.perf_counter() - start) * 1000
+            yield replace(
+                base, text=text, abstained=True, abstain_reason=weak or "the newer articles add nothing"
+            )
+            return
+        for item in self._generate(asked, base, as_of, start, context_tokens):
             yield self._with_provenance(item, search) if isinstance(item, Answer) else item
 
     def _with_provenance(self, answer: Answer, search: Search) -> Answer:

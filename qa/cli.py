@@ -6,6 +6,7 @@ import contextlib
 import sys
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -80,8 +81,18 @@ def _field_map(values: tuple[str, ...]) -> dict[str, str]:
     return mapping
 
 
+def _split_targets(targets: tuple[str, ...]) -> tuple[list[Path], list[str]]:
+    """Command-line arguments as files / folders and URLs (``scheme://...``; any scheme but http(s) is
+    refused per URL when it is fetched)."""
+    from index.fetch import is_url
+
+    paths = [Path(t) for t in targets if not is_url(t)]
+    urls = [t for t in targets if is_url(t)]
+    return paths, urls
+
+
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("targets", nargs=-1, required=True, metavar="PATH_OR_URL...")
 @click.option(
     "--field",
     "fields",
@@ -91,21 +102,156 @@ def _field_map(values: tuple[str, ...]) -> dict[str, str]:
 )
 @click.option("--prune", is_flag=True, help="Also remove articles whose source files are gone.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option(
+    "--ray",
+    "ray_address",
+    metavar="ADDRESS",
+    help="Embed on a Ray cluster (host:port, ray://…, or auto for the one on this machine or a new "
+    "local one); needs newsqa[ray].",
+)
+@click.option(
+    "--ray-workers", type=click.IntRange(min=1), help="Ray embedding workers (default: one per CPU)."
+)
 @click.pass_context
 def ingest(
-    ctx: click.Context, paths: tuple[Path, ...], fields: tuple[str, ...], prune: bool, quiet: bool
+    ctx: click.Context,
+    targets: tuple[str, ...],
+    fields: tuple[str, ...],
+    prune: bool,
+    quiet: bool,
+    ray_address: str | None,
+    ray_workers: int | None,
 ) -> None:
-    """Add article files or folders to the index: .txt .md .html .htm .json .jsonl .csv, and their .gz."""
+    """Add article files or folders to the index: .txt .md .html .htm .json .jsonl .csv, and their .gz;
+    or http(s) URLs of RSS / Atom feeds (their entries' pages are fetched) and of article pages."""
+    from index.embed_ray import RayUnavailable
+    from index.ingest import Ingestor
     from qa.answer import Engine
 
+    paths, urls = _split_targets(targets)
     engine = Engine(_settings(ctx))
-    report = engine.ingestor().ingest(paths, progress=not quiet, field_map=_field_map(fields), prune=prune)
+    embedder = _ray_embedder(engine, ray_address, ray_workers) if ray_address else engine.embedder
+    web = None
+    try:
+        ingestor = Ingestor(engine.settings, embedder, corpus=engine.corpus)
+        options = {"progress": not quiet, "field_map": _field_map(fields), "prune": prune}
+        if urls:  # the only way this command touches the network
+            from index.web import ingest_urls
+
+            web, report = ingest_urls(engine.settings, urls, ingestor, paths=paths, **options)
+        else:
+            report = ingestor.ingest(paths, **options)
+    except RayUnavailable as exc:  # the cluster went away mid-run: what was committed stays
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        if embedder is not engine.embedder:
+            embedder.close()
+    if web is not None:
+        click.echo(web.fetch_line())
     click.echo(report.summary())
     if not quiet and report.chunks_added:
-        click.echo(f"time: {report.stages_line()} (embedded with {engine.embedder.name})", err=True)
+        click.echo(f"time: {report.stages_line()} (embedded with {embedder.name})", err=True)
     trained = engine.update_reranker(progress=not quiet)
     if trained:
         click.echo(trained)
+    sys.exit(0 if report.ok else 1)
+
+
+def _ray_embedder(engine: Any, address: str, workers: int | None) -> Any:
+    """The engine's embedder spread over a Ray cluster's workers, or a one-line error."""
+    from index.embed_ray import RayEmbedder, RayUnavailable
+
+    settings = engine.settings
+    try:
+        return RayEmbedder(
+            engine.embedder,
+            address,
+            workers=workers or settings.ray_workers,
+            cpus_per_worker=settings.ray_cpus_per_worker,
+            timeout=settings.ray_timeout,
+        )
+    except RayUnavailable as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@cli.group()
+def feeds() -> None:
+    """The feeds listed in the data folder (<data>/feeds.json), and polling them."""
+
+
+@feeds.command("add")
+@click.argument("url")
+@click.pass_context
+def feeds_add(ctx: click.Context, url: str) -> None:
+    """List the RSS or Atom feed at URL (http or https); nothing is fetched until 'newsqa feeds poll'."""
+    from index.feedlist import FeedList, FeedListError
+    from index.fetch import FetchError
+
+    settings = _settings(ctx)
+    try:
+        state, new = FeedList(settings.data_dir, settings.write_wait).add(url)
+    except (FetchError, FeedListError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{'added' if new else 'already listed'}: {state.url}")
+
+
+@feeds.command("list")
+@click.pass_context
+def feeds_list(ctx: click.Context) -> None:
+    """The listed feeds: URL, title, last check, articles it added, last error."""
+    from index.feedlist import FeedList, FeedListError
+
+    settings = _settings(ctx)
+    try:
+        listed = FeedList(settings.data_dir, settings.write_wait).feeds()
+    except FeedListError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not listed:
+        click.echo("no feeds listed (add one with: newsqa feeds add URL)")
+    for feed in listed:
+        added = "-" if feed.last_added is None else feed.last_added
+        click.echo(f"{feed.url}" + (f"  ({feed.title})" if feed.title else ""))
+        click.echo(f"    last checked {feed.last_checked or 'never'} · added {added}")
+        if feed.last_error:
+            click.echo(f"    error: {feed.last_error}")
+
+
+@feeds.command("remove")
+@click.argument("url")
+@click.pass_context
+def feeds_remove(ctx: click.Context, url: str) -> None:
+    """Take the feed at URL off the list (the articles it brought stay in the index)."""
+    from index.feedlist import FeedList, FeedListError
+
+    settings = _settings(ctx)
+    try:
+        removed = FeedList(settings.data_dir, settings.write_wait).remove(url)
+    except FeedListError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not removed:
+        raise click.ClickException(f"not listed: {url} (see newsqa feeds list)")
+    click.echo(f"removed: {url}")
+
+
+@feeds.command("poll")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.pass_context
+def feeds_poll(ctx: click.Context, quiet: bool) -> None:
+    """Check every listed feed once and ingest its new and changed articles."""
+    from index.feedlist import FeedListError
+    from index.web import poll_feeds
+    from qa.answer import Engine
+
+    engine = Engine(_settings(ctx))
+    try:
+        report = poll_feeds(engine.settings, ingestor=engine.ingestor(), progress=not quiet)
+    except FeedListError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(report.summary())
+    if report.added or report.replaced:
+        trained = engine.update_reranker(progress=not quiet)
+        if trained:
+            click.echo(trained)
     sys.exit(0 if report.ok else 1)
 
 
@@ -151,15 +297,10 @@ def ask(
 ) -> None:
     """Answer QUESTION from the indexed articles, streaming, then list the cited sources."""
     from qa.answer import Engine
-    from qa.dates import to_date
     from qa.llm import LLMError
     from qa.models import Answer
 
-    for value, hint in ((since, "--since"), (until, "--until"), (as_of, "--as-of")):
-        try:
-            to_date(value, hint)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc).split(": ", 1)[1], param_hint=hint) from exc
+    _check_dates(since, until, as_of)
     engine = Engine(_settings(ctx))
     options = {"since": since, "until": until, "outlets": list(outlets), "as_of": as_of}
     streamed: list[str] = []
@@ -190,6 +331,83 @@ def ask(
         f"· total {t.total_ms / 1000:.1f}s]",
         err=True,
     )
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--every",
+    "minutes",
+    type=click.FloatRange(min=0.05),
+    help="Minutes between checks of the feed list (default: NEWSQA_WATCH_FEED_MINUTES).",
+)
+@click.pass_context
+def watch(ctx: click.Context, paths: tuple[Path, ...], minutes: float | None) -> None:
+    """Keep the index current: ingest new, changed and deleted article files under PATHS as they happen,
+    and check the feed list (newsqa feeds add) every few minutes. One line per run; Ctrl-C stops."""
+    from index.feedlist import FeedList
+    from index.ingest import Ingestor
+    from index.watch import Watcher
+
+    settings = _settings(ctx)
+    if not paths and not FeedList(settings.data_dir, settings.write_wait).feeds():
+        raise click.UsageError("nothing to watch: give folders or files, or add feeds (newsqa feeds add URL)")
+    watcher = Watcher(Ingestor(settings), paths, feed_minutes=minutes or settings.watch_feed_minutes,
+                      echo=lambda line: click.echo(line))  # fmt: skip
+    click.echo(
+        f"watching {', '.join(map(str, watcher.roots)) or 'the feed list only'}; Ctrl-C stops", err=True
+    )
+    try:
+        watcher.run()
+    except KeyboardInterrupt:
+        click.echo("stopped", err=True)
+
+
+def _check_dates(since: str | None, until: str | None, as_of: str | None) -> None:
+    """A malformed --since / --until / --as-of is a usage error naming the option."""
+    from qa.dates import to_date
+
+    for value, hint in ((since, "--since"), (until, "--until"), (as_of, "--as-of")):
+        try:
+            to_date(value, hint)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc).split(": ", 1)[1], param_hint=hint) from exc
+
+
+@cli.command()
+@click.argument("story")
+@click.option("--outlet", "outlets", multiple=True, help="Only articles from this outlet (repeatable).")
+@click.option("--since", help="Only articles published on or after this date (YYYY-MM-DD).")
+@click.option("--until", help="Only articles published on or before this date (YYYY-MM-DD).")
+@click.option("--as-of", "as_of", help="Anchor for 'this week' and the like (YYYY-MM-DD; default today).")
+@click.option(
+    "--limit", type=click.IntRange(min=1), help="Most articles (default: NEWSQA_TIMELINE_ARTICLES)."
+)
+@click.option("--summaries", is_flag=True, help="Add one cited sentence per day, written by the LLM.")
+@click.pass_context
+def timeline(
+    ctx: click.Context,
+    story: str,
+    outlets: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    as_of: str | None,
+    limit: int | None,
+    summaries: bool,
+) -> None:
+    """The articles about STORY in date order, grouped by day, copies folded with every outlet."""
+    from qa.answer import Engine
+    from qa.llm import LLMError
+    from qa.timeline import build_timeline
+
+    _check_dates(since, until, as_of)
+    engine = Engine(_settings(ctx))
+    try:
+        result = build_timeline(engine, story, since=since, until=until, outlets=list(outlets), as_of=as_of,
+                                limit=limit, summarize=summaries)  # fmt: skip
+    except LLMError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(result.text())
 
 
 @cli.command()
@@ -257,6 +475,30 @@ def migrate(ctx: click.Context, target: str, collection: str | None, page: int, 
     )
     if not settings.chroma_host:
         click.echo(f"The embedded copy ({settings.chroma_dir}) is then no longer read and can be removed.")
+
+
+@cli.command("api")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", type=int, default=8008, show_default=True, help="Port.")
+@click.option(
+    "--insecure",
+    is_flag=True,
+    help="Allow an address other machines can reach with no NEWSQA_API_KEYS / NEWSQA_AUTH set.",
+)
+@click.pass_context
+def api(ctx: click.Context, host: str, port: int, insecure: bool) -> None:
+    """Serve the HTTP API: OpenAI-compatible /v1/chat/completions, /v1/ask, /v1/articles, /v1/ingest,
+    /v1/stats, /healthz; the schema at /docs."""
+    from qa.api_auth import ApiConfigError, check_bind, credentials
+
+    settings = _settings(ctx)
+    try:
+        check_bind(host, credentials(settings), insecure=insecure)  # before the heavy imports
+        from qa.api import serve
+
+        serve(settings, host=host, port=port, insecure=insecure)
+    except ApiConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @cli.command("model-server")

@@ -26,6 +26,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def story_engine_over(tmp_path_factory: pytest.TempPathFactory, story: dict[str, tuple[str, str, str, str]]):  # noqa: ANN201 - an Engine
+    """An engine over a fresh data folder holding ``story``'s articles ({file name: (title, date, outlet,
+    body)}, written as plain-text files with Source / Title / Date headers) and the ingest's report."""
+    from qa.answer import Engine
+
+    folder = tmp_path_factory.mktemp("story")
+    for name, (title, day, outlet, body) in story.items():
+        (folder / name).write_text(f"Source: {outlet}\nTitle: {title}\nDate: {day}\n\n{body}\n")
+    engine = Engine(Settings(data_dir=tmp_path_factory.mktemp("story-index")))
+    return engine, engine.ingestor().ingest([folder], progress=False)
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Settings with a fresh, empty data folder."""

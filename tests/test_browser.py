@@ -378,3 +378,29 @@ def test_two_sessions_chatting_at_once_see_only_their_own_messages(
     finally:
         alice.close()
         bob.close()
+
+
+def test_timeline_tab_and_a_how_did_it_develop_question(session: Session) -> None:
+    """The Timeline tab shows both sample reports under their day; the chat answers "how did the story
+    develop?" with the same timeline, its entries as source cards (no model call: nothing to rewrite)."""
+    page = session.page
+    titles = ("Putin warns Biden of severing relations", "Russian President Vladimir Putin told his US")
+    page.get_by_role("tab", name="Timeline").click()
+    page.locator("#timeline-story textarea").fill("Putin Biden call")
+    page.locator("#timeline-show").click()
+    day = page.locator("#timeline section.nq-day")
+    expect(day).to_have_count(1, timeout=60_000)
+    expect(day.locator(".nq-day-head")).to_have_text("2021-12-31")
+    expect(day.locator(".nq-card")).to_have_count(2)
+    for title in titles:
+        expect(day.locator(".nq-title", has_text=title)).to_have_count(1)
+
+    page.get_by_role("tab", name="Chat").click()
+    session.ask("How did the Putin Biden call story develop?")
+    session.wait_finished()
+    chat = session.chat()
+    print(f"\n--- chat ---\n{chat}\n--- sources ---\n{session.sources()}")
+    assert "2021-12-31" in chat and all(title in chat for title in titles), chat
+    expect(page.locator("#sources .nq-card")).to_have_count(2)
+    assert page.locator('#chat a[href^="#src-"]').count() == 2  # each entry's [n] links to its card
+    assert session.dialogs == [] and session.off_machine == []

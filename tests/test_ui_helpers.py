@@ -469,3 +469,19 @@ def test_the_search_line_says_how_recent_the_sources_are() -> None:
     stale = answer(citations=[citation(1)], freshness_note="The newest source is from 2021-12-31, before …")
     assert "Sources dated 2021-12-31. The newest source is from 2021-12-31" in searched_html(stale)
     assert "nq-freshness" not in searched_html(answer())
+
+
+def test_feeds_table_escapes_and_says_how_to_add_one() -> None:
+    from index.feedlist import FeedState
+    from qa.ui.library import feeds_markdown
+
+    assert "newsqa feeds add URL" in feeds_markdown([], 30)
+    feeds = [
+        FeedState("https://wire.example/rss", "2026-12-01T08:00:00+00:00", title="Wire <b>News</b>",
+                  last_checked="2026-12-06T09:30:00+00:00", last_added=3),
+        FeedState("https://down.example/feed", "2026-12-01T08:00:00+00:00", last_error="HTTP 500"),
+    ]  # fmt: skip
+    table = feeds_markdown(feeds, 30)
+    assert "every 30 minutes" in table and "&lt;b&gt;News&lt;/b&gt;" in table and "<b>" not in table
+    assert "| 2026\\-12\\-06 09:30:00 | 3 |" in table
+    assert "never" in table and "HTTP 500" in table

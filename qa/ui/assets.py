@@ -1,5 +1,7 @@
 """The page's CSS and the small script behind the ``[n]`` links.
 
+``CARDS_CSS`` styles the source cards (the Sources panel, and with ``TIMELINE_CSS`` the Timeline tab).
+
 ``CITE_JS`` runs once when the Sources panel mounts (``gr.HTML(js_on_load=...)``): a click on a link to
 ``#src-<turn>-<n>`` (the ``[n]`` markers in the chat) scrolls card ``n`` into view and highlights it. If
 the card is not shown yet (an earlier answer's link: the panel switches to that answer first), it is
@@ -68,6 +70,13 @@ CARDS_CSS = """
 .nq-snippet { font-size: 0.85em; color: var(--body-text-color-subdued); }
 .nq-none, .nq-note { color: var(--body-text-color-subdued); margin: 0; }
 .nq-timings { font-size: 0.8em; color: var(--body-text-color-subdued); }
+"""
+
+TIMELINE_CSS = """
+.nq-day { display: flex; flex-direction: column; gap: 8px; }
+.nq-day-head { margin: 6px 0 0; font-size: 1.05em; padding-bottom: 2px;
+  border-bottom: 1px solid var(--border-color-primary); }
+.nq-summary { margin: 0; font-style: italic; }
 """
 
 PAGE_CSS = """

@@ -1,8 +1,8 @@
 """One browser session's conversation: its exchanges, and the chat messages and history made from them.
 
 Each exchange keeps what the page shows for it: the question and the options it was searched with, the
-answer (streamed, then final), the standalone form of a follow-up, and its Sources panel, so that
-selecting an earlier answer can show that answer's sources again.
+answer (streamed, then final) or a story's timeline, the standalone form of a follow-up, and its Sources
+panel, so that selecting an earlier answer can show that answer's sources again.
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from qa.models import Answer
+from qa.timeline import Timeline
 from qa.ui.safe import escape_chat, escape_md
 from qa.ui.sources import link_citations, message_html, sources_html
+from qa.ui.timeline_view import timeline_brief, timeline_markdown, timeline_sources_html
 
 T = TypeVar("T")
 Message = dict[str, str]  # a gr.Chatbot message: {"role": "user" | "assistant", "content": "..."}
@@ -28,6 +30,7 @@ class Exchange:
     question: str
     options: str = ""  # the filters it was searched with, in words
     text: str = ""  # the answer so far (streaming), then the final answer text
+    reply: str = ""  # a finished reply that is not answer text (a timeline), as chat Markdown
     rewritten: str | None = None  # the standalone form of a follow-up
     cited: list[int] = field(default_factory=list)
     panel: str = ""  # the Sources panel HTML for this answer
@@ -41,6 +44,16 @@ class Exchange:
         self.cited = [c.n for c in answer.citations]
         self.rewritten = answer.rewritten_question
         self.panel = sources_html(answer, turn)
+        self.finished = True
+
+    def finish_timeline(self, timeline: Timeline, turn: int, rewritten: str | None = None) -> None:
+        """Record a timeline reply: the timeline in the chat, its entries as the Sources panel's cards, and a
+        short form of it for the history a later follow-up is rewritten with."""
+        self.text = timeline_brief(timeline)
+        self.reply = timeline_markdown(timeline, turn)
+        self.cited = [entry.n for entry in timeline.entries]
+        self.rewritten = rewritten
+        self.panel = timeline_sources_html(timeline, turn, self.question, rewritten)
         self.finished = True
 
     def interrupt(self, note: str) -> None:
@@ -61,7 +74,7 @@ class Exchange:
     def assistant_message(self, turn: int) -> Message:
         """The answer with ``[n]`` links to its cards (or the partial text and why it stopped)."""
         if self.finished:
-            return {"role": "assistant", "content": link_citations(self.text, turn, self.cited)}
+            return {"role": "assistant", "content": self.reply or link_citations(self.text, turn, self.cited)}
         text = escape_chat(self.text.strip())
         if self.note:
             text = f"{text}\n\n_({escape_md(self.note)})_" if text else f"_({escape_md(self.note)})_"

@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
 import gradio as gr
 
 from qa.answer import Engine
+from qa.intent import story_query, timeline_request
 from qa.llm import LLMError
 from qa.models import Answer
+from qa.timeline import Timeline, build_timeline
 from qa.ui.assets import CARDS_CSS, CITE_JS
 from qa.ui.chat import Exchange, chat_messages, history, run_stream, selected_turn
 from qa.ui.examples import example_questions
-from qa.ui.filters import MAX_TOP_K, FilterError, read_options
+from qa.ui.filters import MAX_TOP_K, FilterError, SearchOptions, read_options
 from qa.ui.sources import SOURCES_EMPTY, SOURCES_SEARCHING, SOURCES_WRITING
 
 log = logging.getLogger(__name__)
@@ -98,7 +100,8 @@ class ChatHandlers:
         self, question: str, conversation: list[Exchange] | None, since: Any, until: Any, outlets: Any,
         as_of: Any, top_k: Any,
     ) -> Iterator[tuple[Any, ...]]:  # fmt: skip
-        """Stream one answer: (chatbot, sources, box, send, stop, conversation, shown turn) per update."""
+        """Stream one answer: (chatbot, sources, box, send, stop, conversation, shown turn) per update. A
+        question about how a story developed is answered with the story's timeline instead."""
         if not question:
             yield (gr.skip(),) * 7
             return
@@ -111,9 +114,18 @@ class ChatHandlers:
         conversation = list(conversation or [])
         past = history(conversation)
         turn = len(conversation)
-        exchange = Exchange(question, options.describe(self.engine.settings.top_k))
+        story = timeline_request(question)
+        described = (
+            f"{replace(options, top_k=None).describe()} · timeline"
+            if story
+            else options.describe(self.engine.settings.top_k)
+        )
+        exchange = Exchange(question, described)
         conversation.append(exchange)
         yield chat_messages(conversation), SOURCES_SEARCHING, *(gr.skip(),) * 3, conversation, turn
+        if story:
+            yield from self.timeline_reply(exchange, conversation, past, options, turn)
+            return
 
         answer: Answer | None = None
         error = "stopped before the answer was finished"
@@ -140,6 +152,32 @@ class ChatHandlers:
             exchange.interrupt(error)
         else:
             exchange.finish(answer, turn)
+        yield chat_messages(conversation), exchange.panel, *controls(busy=False), conversation, turn
+
+    def timeline_reply(
+        self, exchange: Exchange, conversation: list[Exchange], past: list[tuple[str, str]],
+        options: SearchOptions, turn: int,
+    ) -> Iterator[tuple[Any, ...]]:  # fmt: skip
+        """Reply with the timeline of the story the question names: a follow-up is first made standalone
+        (the one LLM call; a timeline itself needs none), the request's own words are cut off
+        (:func:`qa.intent.story_query`), and the entries become the Sources panel's cards."""
+        asked = exchange.question
+        timeline: Timeline | None = None
+        error = "stopped before the answer was finished"
+        try:
+            if past:
+                asked = self.engine.rewrite(asked, past)
+            story = story_query(asked) or asked
+            timeline = build_timeline(self.engine, story, **options.timeline_kwargs())
+        except LLMError as exc:
+            error = f"the language model failed: {exc}"
+        except Exception as exc:  # keep the page alive; the traceback goes to the server log
+            log.exception("the timeline for %r failed", exchange.question)
+            error = f"something went wrong while building the timeline: {type(exc).__name__}: {exc}"
+        if timeline is None or exchange.stop_requested:  # failed, or Stop / Clear while it was built
+            exchange.interrupt(error)
+        else:
+            exchange.finish_timeline(timeline, turn, asked if past else None)
         yield chat_messages(conversation), exchange.panel, *controls(busy=False), conversation, turn
 
 

@@ -1,7 +1,8 @@
 """The search options above the chat: a date range, outlets, the "as of" date and the number of passages.
 
 They are read from the form when a question is sent (:func:`read_options`), passed to ``Engine.stream``
-(:meth:`SearchOptions.stream_kwargs`) and shown under the question (:meth:`SearchOptions.describe`).
+(:meth:`SearchOptions.stream_kwargs`) or to a story's timeline (:meth:`SearchOptions.timeline_kwargs`),
+and shown under the question (:meth:`SearchOptions.describe`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ class SearchOptions:
             "as_of": self.as_of,
             "top_k": self.top_k,
         }
+
+    def timeline_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``qa.timeline.build_timeline`` (the number of passages does not apply)."""
+        return {k: v for k, v in self.stream_kwargs().items() if k != "top_k"}
 
     def describe(self, default_top_k: int | None = None) -> str:
         """``as of 2026-11-24 · since 2021-12-01 · outlets: Reuters, AP · 4 passages`` (plain text)."""

@@ -17,6 +17,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from index.catalog import CatalogRow, CatalogStats
+from index.feedlist import FeedState
 from index.formats import SUPPORTED_SUFFIXES, is_supported
 from index.ingest import Ingestor, IngestReport
 from index.settings import Settings
@@ -224,6 +225,25 @@ def figures_table(stats: CatalogStats, chunks: int, outlets_shown: int = 12) -> 
         names = ", ".join(escape_md(o) for o in stats.outlets[:outlets_shown])
         more = f" and {len(stats.outlets) - outlets_shown} more" if len(stats.outlets) > outlets_shown else ""
         lines.append(f"\nOutlets: {names}{more}")
+    return "\n".join(lines)
+
+
+def feeds_markdown(feeds: Iterable[FeedState], every_minutes: float) -> str:
+    """The listed feeds as a Markdown table: feed, last check, articles that check added, its error."""
+    feeds = list(feeds)
+    if not feeds:
+        return "No feeds listed: `newsqa feeds add URL`, then `newsqa watch` keeps them current."
+    lines = [
+        f"**Feeds** (`newsqa watch` checks them every {every_minutes:g} minutes)",
+        "",
+        "| feed | last check | added then | error |",
+        "|---|---|---:|---|",
+    ]
+    for feed in feeds:
+        name = escape_md(feed.title or feed.url) + (f" ({escape_md(feed.url)})" if feed.title else "")
+        checked = escape_md((feed.last_checked or "never").replace("T", " ")[:19])
+        added = "–" if feed.last_added is None else str(feed.last_added)
+        lines.append(f"| {name} | {checked} | {added} | {escape_md(feed.last_error or '')} |")
     return "\n".join(lines)
 
 

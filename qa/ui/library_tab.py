@@ -12,6 +12,7 @@ from typing import Any
 import gradio as gr
 from matplotlib.figure import Figure
 
+from index.feedlist import FeedList, FeedListError
 from index.settings import Settings
 from qa.answer import Engine
 from qa.models import source_label
@@ -60,6 +61,15 @@ class LibraryHandlers:
     def figures(self) -> str:
         """The table of corpus figures."""
         return library_figures(self.engine)
+
+    def feeds(self) -> str:
+        """The feed list with each feed's last check (read at every page load)."""
+        settings = self.engine.settings
+        try:
+            listed = FeedList(settings.data_dir, settings.write_wait).feeds()
+        except FeedListError as exc:
+            return f"The feed list cannot be read: {escape_md(str(exc))}"
+        return library.feeds_markdown(listed, settings.watch_feed_minutes)
 
     def chart(self) -> Figure | None:
         """The chart of articles per day and per outlet."""
@@ -178,6 +188,7 @@ def layout(handlers: LibraryHandlers, settings: Settings) -> LibraryTab:
     with gr.Tab("Library", id="library-tab"):
         figures = gr.Markdown(handlers.figures, elem_id="figures")
         chart = gr.Plot(handlers.chart, show_label=False, elem_id="chart")
+        gr.Markdown(handlers.feeds, elem_id="feeds")
         uploads, ingest_btn, upload_status, results = _upload_row(settings)
         search, delete_btn = _search_row()
         selected_label = gr.Markdown("No article selected.", elem_id="selected")

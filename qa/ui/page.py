@@ -9,7 +9,10 @@ corpus in ``data/sample`` so there is something to ask about.
   cancels, Clear starts over, follow-ups are rewritten into standalone questions. The Sources panel beside
   the chat shows one card per citation of the selected answer (click an answer to select it; the ``[n]``
   markers bring their card into view), or, when the answer abstains, what was searched and the closest
-  articles. Every browser session has its own conversation.
+  articles. Every browser session has its own conversation. A question about how a story developed
+  ("How did the story develop?", "timeline of …", "… day by day") is answered with the story's timeline.
+- **Timeline** tab: a story's articles in date order, grouped by day, syndicated copies folded into one
+  entry with every outlet that carried it; optionally one cited sentence per day from the LLM.
 - **Library** tab: corpus figures and a chart, uploads (every format ``newsqa ingest`` reads, checked
   against ``NEWSQA_UPLOAD_MAX_MB``) ingested with a progress bar and a per-file result, and a searchable
   table of the articles with delete.
@@ -32,7 +35,7 @@ import gradio as gr
 from index.settings import Settings
 from qa.answer import Engine
 from qa.hosts import is_loopback
-from qa.ui import chat_tab, library_tab, settings_tab
+from qa.ui import chat_tab, library_tab, settings_tab, timeline_tab
 from qa.ui.assets import PAGE_CSS
 from qa.ui.auth import auth_pairs
 
@@ -42,8 +45,8 @@ SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "sample"
 
 
 def build_app(engine: Engine) -> gr.Blocks:
-    """The newsqa page for ``engine``: the Chat, Library and Settings tabs (see the module docstring), each
-    laid out and wired by its module in :mod:`qa.ui`."""
+    """The newsqa page for ``engine``: the Chat, Timeline, Library and Settings tabs (see the module
+    docstring), each laid out and wired by its module in :mod:`qa.ui`."""
     library = library_tab.LibraryHandlers(engine)
     with gr.Blocks(title="newsqa — ask the news") as demo:
         gr.Markdown("# newsqa — ask the news")
@@ -51,9 +54,11 @@ def build_app(engine: Engine) -> gr.Blocks:
         session = chat_tab.session_state()
         with gr.Tabs():
             chat = chat_tab.layout(engine)
+            story = timeline_tab.layout(engine)
             shelf = library_tab.layout(library, engine.settings)
             settings_view = settings_tab.layout(settings_tab.SettingsHandlers(engine))
         chat_tab.wire(chat, session, chat_tab.ChatHandlers(engine))
+        timeline_tab.wire(story, timeline_tab.TimelineHandlers(engine), library.outlet_choices)
         library_tab.wire(
             demo,
             shelf,

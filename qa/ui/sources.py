@@ -41,7 +41,7 @@ def link_citations(text: str, turn: int, cited: Iterable[int] | None = None) -> 
     return "".join(out)
 
 
-def _clip_end(text: str, limit: int) -> str:
+def clip_end(text: str, limit: int) -> str:
     """The start of ``text``, at most ``limit`` characters, cut at a space, with `` …`` if cut."""
     if len(text) <= limit:
         return text
@@ -69,14 +69,14 @@ def excerpt_html(passage: str, quote: str, context: int = EXCERPT_CONTEXT_CHARS)
         at = text.lower().find(wanted.lower())
     if at < 0:
         marked = f"<mark>{esc(wanted)}</mark>" if wanted else ""
-        rest = esc(_clip_end(text, 2 * context))
+        rest = esc(clip_end(text, 2 * context))
         return f"{marked} {rest}".strip()
     before = _clip_start(text[:at], context)
-    after = _clip_end(text[at + len(wanted) :], context)
+    after = clip_end(text[at + len(wanted) :], context)
     return f"{esc(before)}<mark>{esc(text[at : at + len(wanted)])}</mark>{esc(after)}"
 
 
-def _title_html(title: str, url: str | None) -> str:
+def title_html(title: str, url: str | None) -> str:
     """The article title, a link (new tab, no referrer) only for a plain http(s) url."""
     text = esc(one_line(title) or "Untitled")
     link = safe_url(url)
@@ -85,7 +85,8 @@ def _title_html(title: str, url: str | None) -> str:
     return f'<a class="nq-title" href="{esc(link)}" target="_blank" rel="noopener noreferrer nofollow">{text}</a>'
 
 
-def _meta_html(outlet: str | None, day: str | None, extra: str = "") -> str:
+def meta_html(outlet: str | None, day: str | None, extra: str = "") -> str:
+    """``outlet · date`` (and ``extra``, already HTML) under a card's title; all text escaped."""
     parts = [
         f'<span class="nq-outlet">{esc(one_line(outlet) or "unknown outlet")}</span>',
         f'<span class="nq-date">{esc(one_line(day) or "undated")}</span>',
@@ -101,16 +102,17 @@ def card_html(citation: Citation, turn: int) -> str:
     return (
         f'<article class="nq-card" id="{card_id(turn, citation.n)}" data-n="{citation.n}">'
         f'<div class="nq-card-head"><span class="nq-num">{citation.n}</span>'
-        f"{_title_html(citation.title, citation.url)}</div>"
-        f"{_meta_html(citation.outlet, citation.date)}"
+        f"{title_html(citation.title, citation.url)}</div>"
+        f"{meta_html(citation.outlet, citation.date)}"
         f'<blockquote class="nq-excerpt">{excerpt_html(passage, citation.quote)}</blockquote>'
         f"{also_reported_html(citation.also_reported_by)}"
         "</article>"
     )
 
 
-def also_reported_html(others: list[OtherReport]) -> str:
-    """ "Also reported by" with each other outlet (linked when it has a plain http(s) url) and its date."""
+def also_reported_html(others: list[OtherReport], day: str | None = None) -> str:
+    """ "Also reported by" with each other outlet (linked when it has a plain http(s) url) and its date;
+    given the card's ``day``, a date is shown only where it differs from it."""
     if not others:
         return ""
     items = []
@@ -119,7 +121,8 @@ def also_reported_html(others: list[OtherReport]) -> str:
         link = safe_url(other.url)
         if link:
             name = f'<a href="{esc(link)}" target="_blank" rel="noopener noreferrer nofollow">{name}</a>'
-        items.append(f"{name} ({esc(one_line(other.date) or 'undated')})")
+        when = one_line(other.date)
+        items.append(name if day and when == day else f"{name} ({esc(when or 'undated')})")
     return f'<div class="nq-also"><span class="nq-label">Also reported by</span> {", ".join(items)}</div>'
 
 
@@ -175,8 +178,8 @@ def closest_html(passages: list[Passage]) -> str:
     for p in closest_articles(passages):
         score = f'<span class="nq-score">similarity {p.score:.2f}</span>'
         items.append(
-            f'<li class="nq-closest-item">{_title_html(p.title, p.url)}{_meta_html(p.outlet, p.date, score)}'
-            f'<div class="nq-snippet">{esc(_clip_end(one_line(p.text), 2 * EXCERPT_CONTEXT_CHARS))}</div></li>'
+            f'<li class="nq-closest-item">{title_html(p.title, p.url)}{meta_html(p.outlet, p.date, score)}'
+            f'<div class="nq-snippet">{esc(clip_end(one_line(p.text), 2 * EXCERPT_CONTEXT_CHARS))}</div></li>'
         )
     if not items:
         return (
