@@ -292,14 +292,18 @@ class Engine:
         for item in self._generate(asked, base, as_of, start, context_tokens):
             yield self._with_provenance(item, search) if isinstance(item, Answer) else item
 
+    def other_reports(self, article_id: str) -> list[OtherReport]:
+        """The other outlets that carried this article's story (copies folded at ingest)."""
+        return [
+            OtherReport(row["outlet"] or "", row["published"] or "", row["url"] or "", row["title"] or "")
+            for row in self.catalog.copies_of(article_id)
+        ]
+
     def _with_provenance(self, answer: Answer, search: Search) -> Answer:
         """The answer with, for each citation, the other outlets that carried its story (folded copies),
         and a note when its newest source is older than the time the question asks about."""
         for citation in answer.citations:
-            citation.also_reported_by = [
-                OtherReport(row["outlet"] or "", row["published"] or "", row["url"] or "", row["title"] or "")
-                for row in self.catalog.copies_of(citation.article_id)
-            ]
+            citation.also_reported_by = self.other_reports(citation.article_id)
         span = answer.date_range()
         if search.window is not None and span is not None and span[1] < search.window[0]:
             note = (

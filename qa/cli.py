@@ -271,12 +271,21 @@ def rerank(ctx: click.Context, force: bool) -> None:
     click.echo(done or "the reranker is up to date (use --force to train anyway)")
 
 
+def _search_filters(command: Any) -> Any:
+    """``--outlet`` (repeatable), ``--since`` and ``--until``, for ``ask`` and ``timeline``."""
+    for option in reversed([
+        click.option("--outlet", "outlets", multiple=True, help="Only articles from this outlet (repeatable)."),
+        click.option("--since", help="Only articles published on or after this date (YYYY-MM-DD)."),
+        click.option("--until", help="Only articles published on or before this date (YYYY-MM-DD)."),
+    ]):  # fmt: skip
+        command = option(command)
+    return command
+
+
 @cli.command()
 @click.argument("question")
 @click.option("--top-k", type=int, default=None, help="Passages to retrieve (default: NEWSQA_TOP_K).")
-@click.option("--outlet", "outlets", multiple=True, help="Only articles from this outlet (repeatable).")
-@click.option("--since", help="Only articles published on or after this date (YYYY-MM-DD).")
-@click.option("--until", help="Only articles published on or before this date (YYYY-MM-DD).")
+@_search_filters
 @click.option(
     "--as-of",
     "as_of",
@@ -376,9 +385,7 @@ def _check_dates(since: str | None, until: str | None, as_of: str | None) -> Non
 
 @cli.command()
 @click.argument("story")
-@click.option("--outlet", "outlets", multiple=True, help="Only articles from this outlet (repeatable).")
-@click.option("--since", help="Only articles published on or after this date (YYYY-MM-DD).")
-@click.option("--until", help="Only articles published on or before this date (YYYY-MM-DD).")
+@_search_filters
 @click.option("--as-of", "as_of", help="Anchor for 'this week' and the like (YYYY-MM-DD; default today).")
 @click.option(
     "--limit", type=click.IntRange(min=1), help="Most articles (default: NEWSQA_TIMELINE_ARTICLES)."

@@ -157,7 +157,9 @@ def build_timeline(
     kept = sorted(kept, key=lambda p: -p.score)[: limit or settings.timeline_articles]
     kept.sort(key=lambda p: (p.date or "9999", p.outlet, p.title))  # undated last
     entries = [
-        TimelineEntry(n, replace(p, n=n), best_quote(search.query, p.text), _copies(engine, p.article_id))
+        TimelineEntry(
+            n, replace(p, n=n), best_quote(search.query, p.text), engine.other_reports(p.article_id)
+        )
         for n, p in enumerate(kept, start=1)
     ]
     days: dict[str, list[TimelineEntry]] = {}
@@ -169,13 +171,6 @@ def build_timeline(
             if day.day != UNDATED:
                 day.summary = summarize_day(engine, search.query, day)
     return timeline
-
-
-def _copies(engine: Engine, article_id: str) -> list[OtherReport]:
-    return [
-        OtherReport(row["outlet"] or "", row["published"] or "", row["url"] or "", row["title"] or "")
-        for row in engine.catalog.copies_of(article_id)
-    ]
 
 
 def summarize_day(engine: Engine, query: str, day: TimelineDay) -> str:

@@ -214,18 +214,24 @@ def session_state() -> ChatSession:
     return ChatSession(conversation=gr.State([]), shown=gr.State(None), asked=gr.State(""))
 
 
+def date_and_outlet_inputs(engine: Engine, prefix: str) -> tuple[gr.DateTime, gr.DateTime, gr.Dropdown]:
+    """Since, until and outlets inputs (element ids ``{prefix}-since`` …), for the Chat and Timeline tabs."""
+    since = gr.DateTime(label="Since", include_time=False, type="string", elem_id=f"{prefix}-since")
+    until = gr.DateTime(label="Until", include_time=False, type="string", elem_id=f"{prefix}-until")
+    outlets = gr.Dropdown(
+        label="Outlets",
+        choices=engine.catalog.stats().outlets,
+        multiselect=True,
+        elem_id=f"{prefix}-outlets",
+        scale=2,
+    )
+    return since, until, outlets
+
+
 def _filters(engine: Engine) -> tuple[gr.DateTime, gr.DateTime, gr.Dropdown, gr.DateTime, gr.Slider]:
     """The row of search filters above the chat: since, until, outlets, as of, passages."""
     with gr.Row(elem_id="filters", equal_height=True):
-        since = gr.DateTime(label="Since", include_time=False, type="string", elem_id="f-since")
-        until = gr.DateTime(label="Until", include_time=False, type="string", elem_id="f-until")
-        outlets = gr.Dropdown(
-            label="Outlets",
-            choices=engine.catalog.stats().outlets,
-            multiselect=True,
-            elem_id="f-outlets",
-            scale=2,
-        )
+        since, until, outlets = date_and_outlet_inputs(engine, "f")
         as_of = gr.DateTime(today, label="As of", include_time=False, type="string", elem_id="f-asof")
         top_k = gr.Slider(
             1, MAX_TOP_K, value=engine.settings.top_k, step=1, label="Passages", elem_id="f-topk"

@@ -20,6 +20,7 @@ from qa.intent import story_query
 from qa.llm import LLMError
 from qa.timeline import build_timeline
 from qa.ui.assets import CARDS_CSS, TIMELINE_CSS
+from qa.ui.chat_tab import date_and_outlet_inputs
 from qa.ui.filters import FilterError, read_options
 from qa.ui.safe import one_line
 from qa.ui.timeline_view import TIMELINE_EMPTY, timeline_html, timeline_message
@@ -87,15 +88,7 @@ def layout(engine: Engine) -> TimelineTab:
                 scale=4,
                 elem_id="timeline-story",
             )
-            since = gr.DateTime(label="Since", include_time=False, type="string", elem_id="t-since")
-            until = gr.DateTime(label="Until", include_time=False, type="string", elem_id="t-until")
-            outlets = gr.Dropdown(
-                label="Outlets",
-                choices=engine.catalog.stats().outlets,
-                multiselect=True,
-                elem_id="t-outlets",
-                scale=2,
-            )
+            since, until, outlets = date_and_outlet_inputs(engine, "t")
         with gr.Row(equal_height=True):
             summaries = gr.Checkbox(
                 label="Per-day summaries (slower: uses the LLM)", value=False, elem_id="timeline-summaries"
