@@ -1,5 +1,6 @@
 """newsqa question answering: ``qa.ask(question)`` for a cited ``Answer``, ``qa.stream`` to watch it come,
-``qa.timeline_of(story)`` for a story's articles by day.
+``qa.timeline_of(story)`` for a story's articles by day; ``qa.as_retriever()`` and ``qa.as_query_engine()``
+for llama-index (a retriever of newsqa's passages, a query engine of its cited answers; see qa/llamaindex.py).
 
 Options (all keyword): ``top_k``, ``filters`` (a dict with ``since``, ``until``, ``outlets``; the same as the
 keywords below, which add to it), ``history`` (earlier
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from qa.answer import Engine
+    from qa.llamaindex import NewsQueryEngine, NewsRetriever
     from qa.models import Answer
     from qa.timeline import Timeline
 
@@ -55,4 +57,22 @@ def timeline_of(story: str, **options: Any) -> Timeline:
     return build_timeline(default_engine(), story, **options)
 
 
-__all__ = ["ask", "stream", "timeline_of", "default_engine"]
+def as_retriever(**options: Any) -> NewsRetriever:
+    """A llama-index retriever of newsqa's reranked passages as ``NodeWithScore``s (options: ``top_k``,
+    ``filters``, ``since``, ``until``, ``outlets``, ``as_of``, ``mode``; see ``qa.llamaindex.NewsRetriever``)."""
+    engine = default_engine()  # first: it readies the offline environment before the store's libraries load
+    from qa.llamaindex import NewsRetriever
+
+    return NewsRetriever(engine, **options)
+
+
+def as_query_engine(**options: Any) -> NewsQueryEngine:
+    """A llama-index query engine answering as ``ask`` does (the same options): its ``Response`` has the
+    shown passages as ``source_nodes`` and ``metadata["citations"]`` / ``["answer"]`` / ``["abstained"]``."""
+    engine = default_engine()  # first: it readies the offline environment before the store's libraries load
+    from qa.llamaindex import NewsQueryEngine
+
+    return NewsQueryEngine(engine, **options)
+
+
+__all__ = ["ask", "stream", "timeline_of", "as_retriever", "as_query_engine", "default_engine"]

@@ -96,6 +96,12 @@ def error_json(status: int, message: str, kind: str) -> bytes:
     return json.dumps({"error": {"message": message, "type": kind, "status": status}}).encode()
 
 
+def route_path(scope: Scope) -> str:
+    """The request's path inside this app (without the prefix it is mounted under, e.g. ``/api``)."""
+    path, root = scope.get("path", ""), scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
 class AuthMiddleware:
     """An ASGI middleware answering 401 (JSON, with ``WWW-Authenticate``) to any HTTP request without a
     configured credential, except for ``OPEN_PATHS``."""
@@ -106,7 +112,7 @@ class AuthMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass the request on, or answer 401."""
-        if scope["type"] != "http" or not self.creds.required or scope.get("path") in OPEN_PATHS:
+        if scope["type"] != "http" or not self.creds.required or route_path(scope) in OPEN_PATHS:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])

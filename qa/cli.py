@@ -175,6 +175,40 @@ def _ray_embedder(engine: Any, address: str, workers: int | None) -> Any:
 
 
 @cli.group()
+def feedback() -> None:
+    """The thumbs up / down (and notes) readers gave answers in the chat."""
+
+
+@feedback.command("export")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here (default: stdout)."
+)
+@click.option("--user", help="Only this user's ratings.")
+@click.option("--rating", type=click.Choice(["up", "down"]), help="Only thumbs up, or only thumbs down.")
+@click.pass_context
+def feedback_export(ctx: click.Context, output: Path | None, user: str | None, rating: str | None) -> None:
+    """Write every rating as JSON lines, oldest first: user, conversation, turn, rating, note, the question,
+    the answer with its citations and passages, the search options and the settings it was made with."""
+    import json
+
+    from qa.conversations import FILE_NAME, ConversationStore
+
+    settings = _settings(ctx)
+    if not (settings.data_dir / FILE_NAME).is_file():
+        raise click.ClickException(f"no saved conversations in {settings.data_dir} (nothing was rated yet)")
+    store = ConversationStore.in_folder(settings.data_dir)
+    rows = [json.dumps(row, ensure_ascii=False) for row in store.feedback(user=user, rating=rating)]
+    text = "".join(f"{row}\n" for row in rows)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        from index.atomic import write_text_atomic
+
+        write_text_atomic(output, text)
+    click.echo(f"{len(rows)} rating(s)" + (f" written to {output}" if output else ""), err=True)
+
+
+@cli.group()
 def feeds() -> None:
     """The feeds listed in the data folder (<data>/feeds.json), and polling them."""
 
@@ -420,12 +454,22 @@ def timeline(
 @cli.command()
 @click.option("--host", default=None, help="Address to bind (default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default 7860).")
+@click.option("--api", "with_api", is_flag=True, help="Also serve the HTTP API (newsqa api) under /api.")
+@click.option("--insecure", is_flag=True, help="Allow --api on a non-loopback --host without credentials.")
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
-    """Start the chat in the browser (ingests the sample corpus if the index is empty)."""
+def serve(ctx: click.Context, host: str | None, port: int | None, with_api: bool, insecure: bool) -> None:
+    """Start the chat in the browser (ingests the sample corpus if the index is empty); with --api, the
+    OpenAI-compatible API too, at http://HOST:PORT/api/v1 (schema at /api/docs)."""
+    from qa.api_auth import ApiConfigError, check_bind, credentials
     from qa.ui import page
 
-    page.main(host=host, port=port, settings=_settings(ctx))
+    settings = _settings(ctx)
+    try:
+        if with_api:
+            check_bind(host or settings.host, credentials(settings), insecure=insecure)
+        page.main(host=host, port=port, settings=settings, with_api=with_api)
+    except ApiConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @cli.command()
@@ -582,14 +626,15 @@ def _eval_dir(path: Path | None) -> Path:
     default=Path("reports/realtimeqa"),
     show_default=True,
 )
+@click.option("--short-only", is_flag=True, help="Only the short answers (recall, EM, F1): 3x faster.")
 @click.pass_context
 def eval_realtimeqa(ctx: click.Context, split: str, limit: int | None, seed: int | None, scope: str,
-                    eval_dir: Path | None, report_dir: Path) -> None:  # fmt: skip
+                    eval_dir: Path | None, report_dir: Path, short_only: bool) -> None:  # fmt: skip
     """RealTime QA: recall@k, short-answer EM/F1, containment, multiple choice, citations, latency."""
     from qa.evaluate.run import run_realtimeqa
 
     run_realtimeqa(_settings(ctx), eval_dir=_eval_dir(eval_dir), split=split, limit=limit, scope=scope,
-                   report_dir=report_dir, echo=click.echo, seed=seed)  # fmt: skip
+                   report_dir=report_dir, echo=click.echo, seed=seed, short_only=short_only)  # fmt: skip
 
 
 @evaluate.command("rgb")

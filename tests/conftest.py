@@ -56,6 +56,17 @@ def sample_engine(tmp_path_factory: pytest.TempPathFactory):
     return engine
 
 
+@pytest.fixture(scope="session")
+def crash_corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, tuple]:
+    """The kill -9 tests' synthetic corpus and the state of its clean ingest (computed once)."""
+    from crash_support import clean_state, write_corpus
+
+    folder = tmp_path_factory.mktemp("crash")
+    corpus = folder / "corpus.jsonl"
+    write_corpus(corpus)
+    return corpus, clean_state(folder / "clean", corpus)
+
+
 @pytest.fixture
 def sample_copy(tmp_path: Path) -> Path:
     """A writable copy of the sample corpus."""

@@ -32,6 +32,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from chat_server import stop_process
 from conftest import LAYOUT_A, LAYOUT_B, REPO, SAMPLE, free_port
 from smollm2_server import ModelServer
 
@@ -188,12 +189,7 @@ def api(llm: CitingProxy, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         _wait_for_model(llm.model)
         yield Api(base, ids, upload.json(), llm.prompts)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=30)
+        stop_process(proc)
         output = _output(log)
         assert KEY not in output and PASSWORD not in output  # secrets never logged
 

@@ -13,30 +13,18 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO, free_port
+from chat_server import CHROMIUM, chromium
+from chat_server import chat_server as run_chat_server
+from chat_server import tail as _tail
+from conftest import REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-START_TIMEOUT_S = 300  # embedding model load + ingesting the sample corpus
 ANSWER_TIMEOUT_S = 240  # LLM load on the first question + ~10-30 s of generation (more on a busy machine)
 QUESTION = "Where will the US-Russia talks be held?"
 EVIL = "<img src=x onerror=alert(1)>"
@@ -64,75 +52,17 @@ playwright_sync = pytest.importorskip(
 expect = playwright_sync.expect
 
 
-def _tail(log: Path, lines: int = 60) -> str:
-    text = log.read_text(errors="replace") if log.exists() else ""
-    return "\n".join(text.splitlines()[-lines:])
-
-
-def _answers(url: str) -> bool:
-    """Whether the server at ``url`` answers HTTP (no proxies: it is on 127.0.0.1)."""
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(url, timeout=5) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 @pytest.fixture(scope="module")
 def chat_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """``app.main()`` in a subprocess on a fresh data folder and a free port; yields (url, log file)."""
-    tmp = tmp_path_factory.mktemp("chat")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    env = {
-        **os.environ,  # NEWSQA_MODEL_DIR etc. come from the caller
-        "PYTHONPATH": str(REPO),
-        "NEWSQA_DATA_DIR": str(tmp / "data"),
-        "NEWSQA_HOST": "127.0.0.1",
-        "NEWSQA_PORT": str(port),
-        "PYTHONUNBUFFERED": "1",
-    }
-    for key in ("NEWSQA_AUTH", "NEWSQA_AUTH_FILE"):
-        env.pop(key, None)
-    log = tmp / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", "import app; app.main()"],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not _answers(url):
-            if proc.poll() is not None:
-                pytest.fail(f"the chat server exited with code {proc.returncode}:\n{_tail(log)}")
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"the chat server did not answer at {url} within {START_TIMEOUT_S} s:\n{_tail(log)}"
-                )
-            time.sleep(1)
-        yield url, log
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=30)
+    """The chat page on a fresh data folder, without login; yields (url, log file)."""
+    with run_chat_server(tmp_path_factory.mktemp("chat")) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 def browser(chat_server: tuple[str, Path]) -> Iterator:
-    with playwright_sync.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 class Session:

@@ -5,8 +5,6 @@ back, and ``kill -9`` of an ingest into the server."""
 from __future__ import annotations
 
 import os
-import random
-import signal
 import subprocess
 import sys
 import time
@@ -19,7 +17,7 @@ import pytest
 from chromadb.config import Settings as ChromaSettings
 from click.testing import CliRunner
 from conftest import REPO, SAMPLE, free_port
-from test_crash import _corpus, _done, _ingest_cmd
+from crash_support import index_state, ingest_cmd, kill_mid_ingest
 
 from index.catalog import Catalog
 from index.embed import Embedder, make_embedder
@@ -301,55 +299,25 @@ def test_server_down_gives_a_clear_error_and_recovers(
     )
 
 
-def _server_state(settings: Settings) -> tuple:
-    catalog = Catalog(settings.catalog_path)
-    rows = sorted(
-        catalog.db.execute("SELECT id, title, source_key, n_chunks, status FROM articles").fetchall()
-    )
-    copies = sorted(catalog.db.execute("SELECT source_key, article_id, kind FROM copies").fetchall())
-    ids, _, metadatas = ChunkStore(settings).all_chunks()
-    chunks = sorted((i, m["article_id"], m["chunk_index"]) for i, m in zip(ids, metadatas, strict=True))
-    return rows, copies, chunks
-
-
 @pytest.mark.slow
-def test_kill_9_mid_ingest_into_the_server_converges(server: ChromaServer, tmp_path: Path) -> None:
-    corpus = tmp_path / "corpus.jsonl"
-    _corpus(corpus)
-
-    def command(data: Path, collection: str) -> tuple[list[str], dict[str, str]]:
-        cmd, env = _ingest_cmd(data, corpus)
-        return cmd, {**env, **server_env(server, collection)}
-
+def test_kill_9_mid_ingest_into_the_server_converges(
+    server: ChromaServer, crash_corpus: tuple[Path, tuple], tmp_path: Path
+) -> None:
+    """Killed twice mid-ingest into the server, then finished: the index equals a clean ingest's (the
+    clean reference is an embedded-store ingest of the same corpus: same articles, same chunk ids)."""
+    corpus, clean = crash_corpus
     killed = tmp_path / "killed"
-    for wait_for_done in (1, 40):  # kill early (first batch committed) and later (mid-corpus)
-        cmd, env = command(killed, "killed")
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 300
-        while _done(killed) < wait_for_done and proc.poll() is None and time.time() < deadline:
-            time.sleep(0.05)
-        time.sleep(random.Random(wait_for_done).uniform(0, 0.5))
-        assert proc.poll() is None, "ingest finished before it could be killed; use a bigger corpus"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    partial = _done(killed)
-    assert 0 < partial < 120
 
-    cmd, env = command(killed, "killed")
+    def command() -> tuple[list[str], dict[str, str]]:
+        cmd, env = ingest_cmd(killed, corpus)
+        return cmd, {**env, **server_env(server, "killed")}
+
+    kill_mid_ingest(killed, command)
+    cmd, env = command()
     finish = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert finish.returncode == 0, finish.stdout + finish.stderr
-
-    clean = tmp_path / "clean"
-    cmd, env = command(clean, "clean")
-    assert subprocess.run(cmd, env=env, capture_output=True, timeout=600).returncode == 0
-
-    killed_state = _server_state(on_server(server, killed, "killed"))
-    clean_state = _server_state(on_server(server, clean, "clean"))
-    rows, _, chunks = clean_state
-    assert len(rows) == 120 and all(r[4] == "done" for r in rows)
-    assert sum(r[3] for r in rows) == len(chunks)
-    assert killed_state == clean_state
-    assert not (killed / "chroma").exists() and not (clean / "chroma").exists()
+    assert index_state(on_server(server, killed, "killed")) == clean
+    assert not (killed / "chroma").exists()
 
 
 def test_token_and_tls_through_a_checking_proxy(

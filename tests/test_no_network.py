@@ -116,7 +116,7 @@ def child(data_dir: str, port: int) -> None:
 
     engine = Engine(Settings(data_dir=Path(data_dir)))
     report = engine.ingestor().ingest([repo / "data" / "sample"], progress=False)
-    answer = engine.ask("Where will the US–Russia talks be held?")
+    answer = engine.ask("Where will the US–Russia talks be held?", style="short")  # stops at its [n]
     demo = build_app(engine)
     demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, share=False)
     try:

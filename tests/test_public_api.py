@@ -88,10 +88,32 @@ def test_serve_uses_the_data_dir_option(tmp_path: Path, monkeypatch: pytest.Monk
     from qa.ui import page
 
     seen: list[Settings] = []
-    monkeypatch.setattr(page, "main", lambda host=None, port=None, settings=None: seen.append(settings))
+    apis: list[bool] = []
+    monkeypatch.setattr(
+        page,
+        "main",
+        lambda host=None, port=None, settings=None, with_api=False: (
+            seen.append(settings),
+            apis.append(with_api),
+        ),
+    )
     result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path / "X"), "serve", "--port", "7999"])
     assert result.exit_code == 0, result.output
-    assert seen and seen[0].data_dir == tmp_path / "X"
+    assert seen and seen[0].data_dir == tmp_path / "X" and apis == [False]
+    # --api on an address other machines reach, without credentials: refused before anything loads
+    monkeypatch.delenv("NEWSQA_AUTH", raising=False)
+    monkeypatch.delenv("NEWSQA_AUTH_FILE", raising=False)
+    monkeypatch.delenv("NEWSQA_API_KEYS", raising=False)
+    refused = CliRunner().invoke(
+        cli, ["--data-dir", str(tmp_path / "X"), "serve", "--api", "--host", "0.0.0.0"]
+    )
+    assert refused.exit_code == 1 and "refusing to serve the API on 0.0.0.0" in refused.output
+    assert apis == [False]
+    allowed = CliRunner().invoke(
+        cli, ["--data-dir", str(tmp_path / "X"), "serve", "--api", "--host", "0.0.0.0", "--insecure"]
+    )
+    assert allowed.exit_code == 0, allowed.output
+    assert apis == [False, True]
 
 
 def test_model_server_warns_before_binding_every_interface(tmp_path: Path) -> None:

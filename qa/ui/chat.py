@@ -37,6 +37,33 @@ class Exchange:
     finished: bool = False  # a complete answer (part of the history for follow-ups)
     note: str = ""  # why it is unfinished: stopped, or an error
     stop_requested: bool = False  # set by the Stop / Clear buttons; the answer stream checks it
+    record: dict[str, Any] = field(default_factory=dict)  # what feedback stores: answer, options, settings
+
+    SAVED = (
+        "question",
+        "options",
+        "text",
+        "reply",
+        "rewritten",
+        "cited",
+        "panel",
+        "finished",
+        "note",
+        "record",
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        """What a saved conversation keeps of this exchange (JSON-ready; an answer being written is saved
+        as stopped, which is what a reopened conversation shows of it)."""
+        data = {name: getattr(self, name) for name in self.SAVED}
+        if not self.finished and not self.note:
+            data["note"] = "not finished when the conversation was saved"
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Exchange:
+        """An exchange of a reopened conversation (unknown keys are ignored)."""
+        return cls(**{name: data[name] for name in cls.SAVED if name in data})
 
     def finish(self, answer: Answer, turn: int) -> None:
         """Record the final answer: its text, citations, rewritten question and Sources panel."""

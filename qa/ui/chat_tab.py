@@ -23,6 +23,7 @@ from qa.ui.assets import CARDS_CSS, CITE_JS
 from qa.ui.chat import Exchange, chat_messages, history, run_stream, selected_turn
 from qa.ui.examples import example_questions
 from qa.ui.filters import MAX_TOP_K, FilterError, SearchOptions, read_options
+from qa.ui.saved_chats import SavedChats, Sidebar, answer_record, note_box
 from qa.ui.sources import SOURCES_EMPTY, SOURCES_SEARCHING, SOURCES_WRITING
 
 log = logging.getLogger(__name__)
@@ -59,10 +60,12 @@ def stop(conversation: list[Exchange] | None, waiting: str) -> tuple[Any, ...]:
 
 
 def clear(conversation: list[Exchange] | None) -> tuple[Any, ...]:
-    """Forget the conversation (stopping an answer being written)."""
+    """Start a new conversation (stopping an answer being written; the old one stays saved): the chat
+    outputs, then no saved id, nothing selected in the sidebar, the note box hidden."""
     for exchange in conversation or []:
         exchange.stop_requested = True
-    return [], SOURCES_EMPTY, *controls(busy=False, text=""), [], None
+    cleared = [], SOURCES_EMPTY, *controls(busy=False, text=""), [], None
+    return *cleared, None, gr.Radio(value=None), gr.Group(visible=False)
 
 
 def select_answer(
@@ -152,6 +155,7 @@ class ChatHandlers:
             exchange.interrupt(error)
         else:
             exchange.finish(answer, turn)
+            exchange.record = answer_record(question, answer, options, self.engine.settings)
         yield chat_messages(conversation), exchange.panel, *controls(busy=False), conversation, turn
 
     def timeline_reply(
@@ -178,6 +182,9 @@ class ChatHandlers:
             exchange.interrupt(error)
         else:
             exchange.finish_timeline(timeline, turn, asked if past else None)
+            exchange.record = answer_record(
+                exchange.question, None, options, self.engine.settings, reply=exchange.text
+            )
         yield chat_messages(conversation), exchange.panel, *controls(busy=False), conversation, turn
 
 
@@ -189,6 +196,8 @@ class ChatSession:
     conversation: gr.State  # this user's exchanges
     shown: gr.State  # the exchange whose sources the panel shows
     asked: gr.State  # the question taken from the box, waiting for its turn to be answered
+    saved: gr.State  # the id of the open conversation, once saved
+    rated: gr.State  # the answer (turn) whose rating a note would go with
 
 
 @dataclass
@@ -207,11 +216,20 @@ class ChatTab:
     clear_btn: gr.Button
     examples: gr.Dataset
     sources: gr.HTML
+    note_box: gr.Group
+    note: gr.Textbox
+    note_save: gr.Button
 
 
 def session_state() -> ChatSession:
     """The per-session states (created inside the page's ``gr.Blocks``)."""
-    return ChatSession(conversation=gr.State([]), shown=gr.State(None), asked=gr.State(""))
+    return ChatSession(
+        conversation=gr.State([]),
+        shown=gr.State(None),
+        asked=gr.State(""),
+        saved=gr.State(None),
+        rated=gr.State(None),
+    )
 
 
 def date_and_outlet_inputs(engine: Engine, prefix: str) -> tuple[gr.DateTime, gr.DateTime, gr.Dropdown]:
@@ -265,7 +283,7 @@ def _chatbot() -> gr.Chatbot:
         height=520,
         sanitize_html=True,
         allow_tags=False,
-        feedback_options=None,
+        feedback_options=("Like", "Dislike"),  # thumbs up / down, stored with the answer (saved_chats)
         latex_delimiters=[],
         buttons=["copy", "copy_all"],  # no "share" (it posts to Hugging Face)
         placeholder="Answers cite the articles they come from, like [1]. Click an answer to see its sources.",
@@ -293,6 +311,7 @@ def layout(engine: Engine) -> ChatTab:
             with gr.Column(scale=3):
                 chatbot = _chatbot()
                 box, send, stop_btn, clear_btn = _question_row()
+                feedback, note, note_save = note_box()
                 examples = gr.Dataset(
                     label="Try asking (recent headlines)",
                     components=["textbox"],
@@ -302,13 +321,16 @@ def layout(engine: Engine) -> ChatTab:
             with gr.Column(scale=2, min_width=320):
                 sources = _sources_panel()
     return ChatTab(
-        since, until, outlets, as_of, top_k, chatbot, box, send, stop_btn, clear_btn, examples, sources
-    )
+        since, until, outlets, as_of, top_k, chatbot, box, send, stop_btn, clear_btn, examples, sources,
+        feedback, note, note_save,
+    )  # fmt: skip
 
 
 # --- events -----------------------------------------------------------------------------------------------
-def wire(tab: ChatTab, session: ChatSession, handlers: ChatHandlers) -> None:
-    """Connect the Chat tab's events (inside the page's ``gr.Blocks``)."""
+def wire(
+    tab: ChatTab, session: ChatSession, handlers: ChatHandlers, saved: SavedChats, side: Sidebar
+) -> None:
+    """Connect the Chat tab's and the Conversations sidebar's events (inside the page's ``gr.Blocks``)."""
     chat_outputs = [
         tab.chatbot,
         tab.sources,
@@ -318,6 +340,8 @@ def wire(tab: ChatTab, session: ChatSession, handlers: ChatHandlers) -> None:
         session.conversation,
         session.shown,
     ]
+    saving = {"fn": saved.save, "inputs": [session.conversation, session.saved],
+              "outputs": [session.saved, side.listing], "api_visibility": "private", "queue": False}  # fmt: skip
     answering = gr.on(
         triggers=[tab.box.submit, tab.send.click],
         fn=take_question,
@@ -339,29 +363,44 @@ def wire(tab: ChatTab, session: ChatSession, handlers: ChatHandlers) -> None:
         # silently dropped a question asked within ~0.5 s of Stop); the queue still runs them in turn
         trigger_mode="multiple",
     )
+    answering.then(**saving)  # every answer is saved as soon as it is finished
+    private = {"api_visibility": "private", "queue": False}
     tab.stop_btn.click(
-        stop,
-        [session.conversation, session.asked],
-        chat_outputs,
-        cancels=[answering],
-        api_visibility="private",
-        queue=False,
-    )
-    # Clear, and the chatbot's own trash icon (which empties only the chat): forget conversation and sources
-    for cleared in (tab.clear_btn.click, tab.chatbot.clear):
-        cleared(
-            clear,
-            [session.conversation],
-            chat_outputs,
-            cancels=[answering],
-            api_visibility="private",
-            queue=False,
-        )
+        stop, [session.conversation, session.asked], chat_outputs, cancels=[answering], **private
+    ).then(**saving)
+    # Clear, New conversation, and the chatbot's own trash icon (which empties only the chat): start over
+    new_outputs = [*chat_outputs, session.saved, side.listing, tab.note_box]
+    for cleared in (tab.clear_btn.click, side.new_btn.click, tab.chatbot.clear):
+        cleared(clear, [session.conversation], new_outputs, cancels=[answering], **private)
     tab.chatbot.select(
-        select_answer,
-        [session.conversation, session.shown],
-        [tab.sources, session.shown],
-        api_visibility="private",
-        queue=False,
+        select_answer, [session.conversation, session.shown], [tab.sources, session.shown], **private
     )
-    tab.examples.click(use_example, [tab.examples], [tab.box], api_visibility="private", queue=False)
+    tab.examples.click(use_example, [tab.examples], [tab.box], **private)
+    _wire_saved(tab, session, saved, side, answering)
+
+
+def _wire_saved(tab: ChatTab, session: ChatSession, saved: SavedChats, side: Sidebar, answering: Any) -> None:
+    """Reopen and delete saved conversations; rate answers and add a note."""
+    private = {"api_visibility": "private", "queue": False}
+    side.listing.input(
+        saved.reopen,
+        [side.listing],
+        [tab.chatbot, tab.sources, session.conversation, session.shown, session.saved, tab.note_box],
+        cancels=[answering],
+        **private,
+    )
+    side.delete_btn.click(
+        saved.delete,
+        [session.saved],
+        [tab.chatbot, tab.sources, session.conversation, session.shown, session.saved, side.listing],
+        cancels=[answering],
+        **private,
+    )
+    tab.chatbot.like(
+        saved.rate,
+        [session.conversation, session.saved],
+        [session.saved, side.listing, session.rated, tab.note_box, tab.note],
+        **private,
+    )
+    for noted in (tab.note_save.click, tab.note.submit):
+        noted(saved.annotate, [tab.note, session.saved, session.rated], [tab.note_box, tab.note], **private)

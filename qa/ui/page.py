@@ -9,7 +9,9 @@ corpus in ``data/sample`` so there is something to ask about.
   cancels, Clear starts over, follow-ups are rewritten into standalone questions. The Sources panel beside
   the chat shows one card per citation of the selected answer (click an answer to select it; the ``[n]``
   markers bring their card into view), or, when the answer abstains, what was searched and the closest
-  articles. Every browser session has its own conversation. A question about how a story developed
+  articles. Every browser session has its own conversation; each is saved per user after every answer and
+  listed in the Conversations sidebar, which reopens it with its sources; each answer takes a thumbs up /
+  down and an optional note (:mod:`qa.ui.saved_chats`). A question about how a story developed
   ("How did the story develop?", "timeline of …", "… day by day") is answered with the story's timeline.
 - **Timeline** tab: a story's articles in date order, grouped by day, syndicated copies folded into one
   entry with every outlet that carried it; optionally one cited sentence per day from the LLM.
@@ -34,8 +36,9 @@ import gradio as gr
 
 from index.settings import Settings
 from qa.answer import Engine
+from qa.conversations import ConversationStore
 from qa.hosts import is_loopback
-from qa.ui import chat_tab, library_tab, settings_tab, timeline_tab
+from qa.ui import chat_tab, library_tab, saved_chats, settings_tab, timeline_tab
 from qa.ui.assets import PAGE_CSS
 from qa.ui.auth import auth_pairs
 
@@ -48,7 +51,9 @@ def build_app(engine: Engine) -> gr.Blocks:
     """The newsqa page for ``engine``: the Chat, Timeline, Library and Settings tabs (see the module
     docstring), each laid out and wired by its module in :mod:`qa.ui`."""
     library = library_tab.LibraryHandlers(engine)
+    saved = saved_chats.SavedChats(ConversationStore.in_folder(engine.settings.data_dir))
     with gr.Blocks(title="newsqa — ask the news") as demo:
+        side = saved_chats.sidebar()
         gr.Markdown("# newsqa — ask the news")
         header = gr.Markdown(library.header, elem_id="corpus")
         session = chat_tab.session_state()
@@ -57,7 +62,8 @@ def build_app(engine: Engine) -> gr.Blocks:
             story = timeline_tab.layout(engine)
             shelf = library_tab.layout(library, engine.settings)
             settings_view = settings_tab.layout(settings_tab.SettingsHandlers(engine))
-        chat_tab.wire(chat, session, chat_tab.ChatHandlers(engine))
+        chat_tab.wire(chat, session, chat_tab.ChatHandlers(engine), saved, side)
+        demo.load(saved.listing, outputs=[side.listing], api_visibility="private", queue=False)
         timeline_tab.wire(story, timeline_tab.TimelineHandlers(engine), library.outlet_choices)
         library_tab.wire(
             demo,
@@ -103,9 +109,11 @@ def launch_options(settings: Settings, host: str | None = None, port: int | None
     }
 
 
-def main(host: str | None = None, port: int | None = None, settings: Settings | None = None) -> None:
+def main(
+    host: str | None = None, port: int | None = None, settings: Settings | None = None, with_api: bool = False
+) -> None:
     """Open the index of ``settings`` (default: from the environment; ingesting the sample corpus if it is
-    empty) and serve the page on 127.0.0.1."""
+    empty) and serve the page on 127.0.0.1; ``with_api`` also serves the HTTP API under ``/api``."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:  # libraries that set their own loggers to DEBUG (bm25s)
         handler.setLevel(logging.WARNING)
@@ -119,4 +127,25 @@ def main(host: str | None = None, port: int | None = None, settings: Settings | 
     threading.Thread(target=_warm_up, args=(engine,), daemon=True, name="warm-up").start()
     demo = build_app(engine)
     demo.queue(default_concurrency_limit=1)
-    demo.launch(**options)
+    if with_api:
+        serve_with_api(demo, engine, options)
+    else:
+        demo.launch(**options)
+
+
+def serve_with_api(demo: gr.Blocks, engine: Engine, options: dict[str, Any]) -> None:
+    """Serve the page at ``/`` and the HTTP API (:mod:`qa.api`, its own credentials check) at ``/api``,
+    from one uvicorn server. The API's answers and the chat's take turns at the one local model."""
+    import uvicorn
+    from fastapi import FastAPI
+
+    from qa.api import create_app
+
+    root = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    root.mount("/api", create_app(engine))
+    launch = {k: v for k, v in options.items() if k != "share"}
+    app = gr.mount_gradio_app(root, demo, path="", **launch)
+    host, port = options["server_name"], options["server_port"]
+    shown = f"[{host}]" if ":" in host else host
+    print(f"* Running on local URL:  http://{shown}:{port}  (API: http://{shown}:{port}/api/v1, /api/docs)")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
