@@ -22,6 +22,7 @@ from smollm2_server import smollm2_path
 pytestmark = [pytest.mark.browser]
 
 QUESTION = "Where will the US-Russia talks be held?"
+BOBS_QUESTION = "Who did Putin speak with on the phone?"
 NOTE = "The talks are in Geneva; the answer should say so."
 FINISHED_JS = """() => {
     const panel = document.querySelector('#sources')?.innerText ?? '';
@@ -120,10 +121,16 @@ def test_a_conversation_is_saved_reopened_and_rated_and_another_user_sees_none_o
     assert row["options"]["top_k"] >= 1 and row["settings"]["model"].startswith("SmolLM2")
 
     bob = signed_in(browser, url, "bob", "bob-pw")
-    bob.wait_for_timeout(2_000)  # the sidebar is filled on load
+    bob.locator("#question textarea").fill(BOBS_QUESTION)
+    bob.locator("#question textarea").press("Enter")
+    bob.wait_for_function(FINISHED_JS, timeout=240_000)
+    expect(bob.locator("#saved-chats")).to_contain_text("Who did Putin speak", timeout=15_000)
+    assert bob.locator("#saved-chats label").count() == 1  # his own, and not alice's
     assert "US-Russia" not in bob.locator("#saved-chats").inner_text()
-    assert bob.locator("#saved-chats label").count() == 0
     assert export(data, "--user", "bob") == []
+    alice.reload(wait_until="load")
+    expect(saved).to_contain_text("US-Russia talks", timeout=15_000)
+    assert "Who did Putin speak" not in saved.inner_text() and saved.locator("label").count() == 1
 
 
 def test_serve_with_api_answers_openai_clients_beside_the_page(server: tuple[str, Path, Path]) -> None:
