@@ -88,6 +88,26 @@ class Engine:
             self._reranker_stamp = stamp
             self.retriever.reranker = LinearReranker.load(self.reranker_path) if stamp else None
 
+    def refresh(self) -> None:
+        """Before a search: see what other processes wrote since the last one, and a retrained reranker."""
+        self.corpus.sync()
+        self.load_reranker()
+
+    def find(
+        self, search: Search, k: int, *, mode: Mode = "hybrid", choices: list[str] | None = None
+    ) -> tuple[list[Passage], str | None]:
+        """The ``k`` passages for ``search`` (with ``choices``: searched with each choice too), or none and
+        why, when the time it speaks of is after every article."""
+        beyond = self.beyond_the_corpus(search)
+        if beyond:
+            return [], beyond
+        options = {"mode": mode, "boost": search.boost, "window": search.window}
+        if choices:
+            return self.retriever.retrieve_for_choices(
+                search.query, choices, k, search.filters, **options
+            ), None
+        return self.retriever.retrieve(search.query, k, search.filters, **options), None
+
     def update_reranker(self, *, force: bool = False, progress: bool = False) -> str | None:
         """With ``rerank = "learned"``, train the reranker on this corpus when it has none or the corpus
         changed by a fifth since (see ``qa.rerank_train``); ``force`` trains anyway (and raises ``ValueError``
@@ -221,8 +241,7 @@ class Engine:
         elapsed = lambda: (time.perf_counter() - start) * 1000  # noqa: E731
         as_of = to_date(as_of, "as_of") or date.today()
         since, until = to_iso(since, "since"), to_iso(until, "until")
-        self.corpus.sync()  # see what other processes wrote since the last question
-        self.load_reranker()
+        self.refresh()
         rewritten = self.rewrite(question, history) if history else None
         asked = rewritten or question
         search = self.search_filters(asked, filters, as_of, since, until, outlets)
@@ -234,17 +253,7 @@ class Engine:
             )
             yield from self._whats_new(asked, search, new_since, k, base, as_of, start, context_tokens)
             return
-        beyond = self.beyond_the_corpus(search)
-        if beyond:
-            passages = []
-        elif choices:
-            passages = self.retriever.retrieve_for_choices(
-                search.query, choices, k, search.filters, mode=mode, boost=search.boost, window=search.window
-            )
-        else:
-            passages = self.retriever.retrieve(
-                search.query, k, search.filters, mode=mode, boost=search.boost, window=search.window
-            )
+        passages, beyond = self.find(search, k, mode=mode, choices=choices)
         timings = Timings(retrieve_ms=elapsed())
         base = Answer(question, NOT_COVERED, [], passages, timings, "", rewritten_question=rewritten,
                       filters=search.shown(), style=style, retrieved=passages)  # fmt: skip

@@ -119,16 +119,11 @@ class NewsRetriever(BaseRetriever):
         """newsqa's passages for ``query`` under this retriever's options (empty when the time the query
         speaks of is after every article)."""
         engine = self.engine
-        engine.corpus.sync()  # see what other processes wrote since the last query
-        engine.load_reranker()
+        engine.refresh()
         as_of = self.as_of or date.today()
         search = engine.search_filters(query, self.filters, as_of, self.since, self.until, self.outlets)
-        if engine.beyond_the_corpus(search):
-            return []
-        k = self.top_k or engine.settings.top_k
-        return engine.retriever.retrieve(
-            search.query, k, search.filters, mode=self.mode, boost=search.boost, window=search.window
-        )
+        passages, _ = engine.find(search, self.top_k or engine.settings.top_k, mode=self.mode)
+        return passages
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         return [passage_node(p) for p in self.passages(query_bundle.query_str)]

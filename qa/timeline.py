@@ -141,7 +141,7 @@ def build_timeline(
     sentence per day, written by the LLM."""
     settings = engine.settings
     as_of_day = to_date(as_of, "as_of") or date.today()
-    engine.corpus.sync()
+    engine.refresh()
     search = engine.search_filters(
         query, None, as_of_day, to_iso(since, "since"), to_iso(until, "until"), outlets
     )

@@ -11,7 +11,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from qa.models import Answer
 from qa.timeline import Timeline
@@ -39,7 +39,7 @@ class Exchange:
     stop_requested: bool = False  # set by the Stop / Clear buttons; the answer stream checks it
     record: dict[str, Any] = field(default_factory=dict)  # what feedback stores: answer, options, settings
 
-    SAVED = (
+    SAVED: ClassVar[tuple[str, ...]] = (
         "question",
         "options",
         "text",
