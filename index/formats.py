@@ -5,7 +5,11 @@
 - ``.json``: one object, a list of objects, or an object holding such a list (``articles``, ``items``...).
 - ``.jsonl``: one object per line, streamed; a malformed line is skipped with a warning.
 - ``.csv``: one row per article, streamed; a file without a text column fails with the columns it has.
-- any of these ``.gz``-compressed (streamed through gzip).
+- any of these ``.gz``-compressed (streamed through gzip; contents that expand past ``GZIP_MAX_RATIO``
+  times the compressed size, beyond the first ``GZIP_FREE_BYTES``, stop the file as a decompression bomb).
+- ``.pdf`` (:mod:`index.pdf`), ``.docx`` (:mod:`index.word`): one article per file.
+- ``.warc`` / ``.arc`` and their ``.gz`` (:mod:`index.warc`): one article per HTML page of a web archive.
+- ``.eml`` / ``.mbox`` (:mod:`index.mail`): one article per e-mail newsletter.
 
 Field names are detected (title/headline, body/text/content/article, date/published_at/publish_date,
 source/outlet/publisher, url/link, author) and can be overridden (``field_map={"body": "story_text"}``).
@@ -20,20 +24,31 @@ import json
 import sys
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import urlparse
 
 from index.models import Article
 from index.parse import ParseError, first_sentence_title, normalize_date, parse_text
+from index.reading import (  # noqa: F401 - FileReport, html_fields and host_of are this module's API too
+    GZIP_FREE_BYTES,
+    GZIP_MAX_RATIO,
+    BoundedGzip,
+    FileReport,
+    host_of,
+    html_fields,
+)
 
 TEXT_SUFFIXES = {".txt", ".md"}
 HTML_SUFFIXES = {".html", ".htm"}
 RECORD_SUFFIXES = {".json", ".jsonl", ".csv"}
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | RECORD_SUFFIXES
+DOCUMENT_SUFFIXES = {".pdf", ".docx", ".eml", ".mbox"}  # read as they are, never gzipped
+ARCHIVE_SUFFIXES = {".warc", ".arc"}  # web archives: gzipped record by record, or not at all
+GZIP_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | RECORD_SUFFIXES | ARCHIVE_SUFFIXES
+SUPPORTED_SUFFIXES = GZIP_SUFFIXES | DOCUMENT_SUFFIXES
 MAX_SINGLE_ARTICLE_BYTES = 5_000_000  # a .txt/.md/.html bigger than this is not one news article
 MAX_JSON_BYTES = 200_000_000  # .json is read whole; bigger exports should be .jsonl (streamed)
+MAX_LINE_BYTES = 20_000_000  # a JSONL line longer than this is not one article record
 _SNIFF_BYTES = 8192
 
 FIELD_ALIASES: dict[str, tuple[str, ...]] = {
@@ -61,14 +76,6 @@ FIELD_ALIASES: dict[str, tuple[str, ...]] = {
 _LIST_KEYS = ("articles", "items", "data", "results", "documents", "docs", "records", "entries")
 
 
-@dataclass
-class FileReport:
-    """Per-file notes collected while reading: warnings, and records skipped with their reason."""
-
-    warnings: list[str] = field(default_factory=list)
-    skipped_records: int = 0
-
-
 def format_of(path: Path) -> tuple[str, bool]:
     """The article format suffix of a path (``.jsonl`` for ``x.jsonl.gz``) and whether it is gzipped."""
     suffixes = [s.lower() for s in path.suffixes]
@@ -80,11 +87,25 @@ def format_of(path: Path) -> tuple[str, bool]:
 
 def is_supported(path: Path) -> bool:
     """Whether newsqa can read this file."""
-    return format_of(path)[0] in SUPPORTED_SUFFIXES
+    kind, gz = format_of(path)
+    return kind in (GZIP_SUFFIXES if gz else SUPPORTED_SUFFIXES)
+
+
+def type_label(path: Path) -> str:
+    """A file's type as a report names it: ``.pptx``, ``.pdf.gz``, ``(no extension)``."""
+    suffixes = [s.lower() for s in path.suffixes if " " not in s][-2:]
+    if suffixes[-1:] != [".gz"]:
+        suffixes = suffixes[-1:]
+    return "".join(suffixes) or "(no extension)"
+
+
+def supported_types() -> str:
+    """The file types newsqa reads, in one line (for help texts and messages)."""
+    return " ".join(sorted(SUPPORTED_SUFFIXES)) + " (and .gz of " + " ".join(sorted(GZIP_SUFFIXES)) + ")"
 
 
 def _open_binary(path: Path, gz: bool) -> IO[bytes]:
-    return gzip.open(path, "rb") if gz else path.open("rb")
+    return io.BufferedReader(BoundedGzip(path)) if gz else path.open("rb")
 
 
 def decode(data: bytes, report: FileReport | None = None, where: str = "") -> str:
@@ -146,17 +167,6 @@ def pick_fields(record: dict[str, Any], field_map: dict[str, str] | None = None)
     return picked
 
 
-def host_of(url: str | None) -> str | None:
-    """An outlet name from a URL's host (``www.`` dropped)."""
-    if not url:
-        return None
-    try:
-        host = urlparse(url if "//" in url else f"//{url}").hostname
-    except ValueError:  # "[" and other malformed netlocs: no outlet to take, not a bad article
-        return None
-    return host.removeprefix("www.") if host else None
-
-
 def _clean_outlet(outlet: str | None) -> str | None:
     """``www.cnn.com`` and ``cnn.com`` name the same outlet: a bare host loses its ``www.``."""
     if outlet and " " not in outlet and "." in outlet:
@@ -187,34 +197,6 @@ def article_from_record(
         source=source,
         author=fields["author"],
     )
-
-
-def html_fields(html: str | bytes) -> dict[str, str | None]:
-    """The main text and metadata trafilatura finds in an HTML page (menus, footers and ads dropped):
-    ``body``, and ``title``, ``published`` (ISO date), ``outlet`` (the site's own name), ``url``
-    (canonical), ``host`` and ``author``, each None when the page does not say. Raises ParseError when the
-    page holds no article text."""
-    import trafilatura
-
-    doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False, include_tables=False)
-    if doc is None:
-        raise ParseError("no article text found in the HTML")
-    meta = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
-    body = (meta.get("text") or "").strip()
-    title = (meta.get("title") or "").strip()
-    if title and body.startswith(title):
-        body = body[len(title) :].strip()
-    if not body:
-        raise ParseError("no article text found in the HTML (only navigation or boilerplate)")
-    return {
-        "title": title or None,
-        "body": body,
-        "published": normalize_date(meta.get("date")),
-        "outlet": meta.get("sitename") or None,
-        "url": meta.get("url") or None,
-        "host": meta.get("hostname") or None,
-        "author": meta.get("author") or None,
-    }
 
 
 def _html_article(text: str, source: str) -> Article:
@@ -249,7 +231,11 @@ def _json_records(path: Path, gz: bool, report: FileReport) -> Iterator[tuple[st
 
 def _jsonl_records(path: Path, gz: bool, report: FileReport) -> Iterator[tuple[str, Any]]:
     with _open_binary(path, gz) as handle:
-        for lineno, raw in enumerate(handle, start=1):
+        for lineno, raw in enumerate(iter(lambda: handle.readline(MAX_LINE_BYTES + 1), b""), start=1):
+            if len(raw) > MAX_LINE_BYTES:
+                raise ParseError(
+                    f"line {lineno} is over {MAX_LINE_BYTES / 1e6:.0f} MB: not one article record"
+                )
             if not raw.strip():
                 continue
             try:
@@ -282,6 +268,25 @@ def _csv_records(path: Path, gz: bool, report: FileReport) -> Iterator[tuple[str
             yield f"#L{i}", row
 
 
+def _document_reader(kind: str) -> Callable[[Path, FileReport], Iterator[Article]]:
+    """The reader of a document or web-archive format (imported when first needed)."""
+    if kind == ".pdf":
+        from index.pdf import read_pdf
+
+        return read_pdf
+    if kind == ".docx":
+        from index.word import read_docx
+
+        return read_docx
+    if kind in (".eml", ".mbox"):
+        from index.mail import read_mail
+
+        return read_mail
+    from index.warc import read_warc
+
+    return read_warc
+
+
 def read_articles(
     path: Path, field_map: dict[str, str] | None = None, report: FileReport | None = None
 ) -> Iterator[Article]:
@@ -302,6 +307,11 @@ def _read_articles(path: Path, field_map: dict[str, str] | None, report: FileRep
     if kind in TEXT_SUFFIXES or kind in HTML_SUFFIXES:
         text = decode(_read_whole(path, gz, MAX_SINGLE_ARTICLE_BYTES, "one article"), report)
         yield (_html_article if kind in HTML_SUFFIXES else parse_text)(text, str(path))
+        return
+    if kind in DOCUMENT_SUFFIXES or kind in ARCHIVE_SUFFIXES:
+        if gz and kind not in ARCHIVE_SUFFIXES:
+            raise ParseError(f"a gzipped {kind} is not read: decompress it first")
+        yield from _document_reader(kind)(path, report)
         return
     readers: dict[str, Callable[[Path, bool, FileReport], Iterator[tuple[str, Any]]]] = {
         ".json": _json_records,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -32,6 +33,7 @@ from index.chunk import Chunker
 from index.corpus import Corpus
 from index.dedupe import NearDuplicateIndex, from_bytes, signature, to_bytes
 from index.embed import Embedder, make_embedder
+from index.formats import supported_types, type_label
 from index.load import LoadResult, absolute_path, find_files, load_files
 from index.models import Article, Chunk
 from index.settings import Settings
@@ -57,6 +59,8 @@ class IngestReport:
     removed: list[str] = field(default_factory=list)  # ids of articles taken out of re-read files
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     warnings: list[tuple[str, str]] = field(default_factory=list)  # (path, message)
+    notes: list[tuple[str, str]] = field(default_factory=list)  # (path, what was passed over on purpose)
+    skipped: Counter[str] = field(default_factory=Counter)  # files in folders not read, per type
     chunks_added: int = 0
     recovered: int = 0  # interrupted articles cleaned up from an earlier run
     stages: dict[str, float] = field(default_factory=dict)  # seconds per stage (see ``STAGES``)
@@ -79,13 +83,26 @@ class IngestReport:
         """True when no file failed."""
         return not self.failed
 
+    def skipped_line(self) -> str:
+        """``skipped 5 files: 3 .pptx, 1 .png, 1 .zip`` (files of types newsqa does not read), or ``""``."""
+        total = sum(self.skipped.values())
+        if not total:
+            return ""
+        kinds = ", ".join(
+            f"{n} {kind}" for kind, n in sorted(self.skipped.items(), key=lambda kv: (-kv[1], kv[0]))
+        )
+        return f"skipped {total} file{'' if total == 1 else 's'}: {kinds}"
+
     def summary(self) -> str:
-        """A human summary: counts, then the warnings and the reason for each failed file."""
+        """A human summary: counts (and files skipped, by type), then the notes, warnings and the reason
+        for each failed file."""
         near = sum(c.kind == "near" for c in self.folded)
+        skipped = self.skipped_line()
         lines = [
             f"added {len(self.added)} article(s) ({self.chunks_added} chunks), "
             f"unchanged {len(self.unchanged)}, replaced {len(self.replaced)}, "
             f"folded {len(self.folded)} duplicate(s) ({near} near), failed {len(self.failed)}"
+            + (f"; {skipped} (types newsqa does not read)" if skipped else "")
         ]
         if self.pruned:
             lines.append(f"pruned {len(self.pruned)} article(s) whose source files are gone")
@@ -93,6 +110,7 @@ class IngestReport:
             lines.append(f"removed {len(self.removed)} article(s) no longer in their re-read files")
         if self.recovered:
             lines.append(f"cleaned up {self.recovered} article(s) left half-written by an interrupted run")
+        lines += [f"  note: {path}: {message}" for path, message in self.notes]
         lines += [f"  warning: {path}: {message}" for path, message in self.warnings]
         lines += [f"  failed: {path}: {reason}" for path, reason in self.failed]
         return "\n".join(lines)
@@ -213,10 +231,10 @@ class Ingestor:
                                         "older version were not checked (ingest them again to record them)"))  # fmt: skip
         report.failed += [(str(p), "no such file or folder") for p in found.missing]
         report.failed += [
-            (str(p), f"unsupported file type '{p.suffix or '(none)'}' (supported: .txt .md .html .htm "
-             ".json .jsonl .csv, optionally .gz)")
+            (str(p), f"unsupported file type '{type_label(p)}' (supported: {supported_types()})")
             for p in found.unsupported
-        ]  # fmt: skip
+        ]
+        report.skipped.update(type_label(p) for p in found.skipped)
         near = NearDuplicateIndex(self.settings.near_dup_threshold)
         for article_id, data in self.catalog.minhashes():
             near.add(article_id, from_bytes(data))
@@ -241,6 +259,7 @@ class Ingestor:
                 if last:
                     files_bar.update(1)
                     report.warnings += [(str(result.path), w) for w in result.warnings]
+                    report.notes += [(str(result.path), n) for n in result.notes]
                     if result.error:
                         report.failed.append((str(result.path), result.error))
                     else:

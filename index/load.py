@@ -24,6 +24,7 @@ class LoadResult:
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
     skipped: int = 0  # records of the file that could not be read
+    notes: list[str] = field(default_factory=list)  # what was passed over on purpose
 
 
 @dataclass
@@ -32,7 +33,8 @@ class FileList:
 
     files: list[Path] = field(default_factory=list)
     missing: list[Path] = field(default_factory=list)
-    unsupported: list[Path] = field(default_factory=list)
+    unsupported: list[Path] = field(default_factory=list)  # named explicitly: each one fails
+    skipped: list[Path] = field(default_factory=list)  # found in folders, of a type newsqa does not read
 
 
 def absolute_path(path: Path) -> Path:
@@ -50,18 +52,19 @@ def find_files(paths: Iterable[str | Path]) -> FileList:
     absolute paths (see ``absolute_path``).
 
     A file named explicitly with an unsupported type is listed in ``unsupported``; inside folders, such
-    files (and hidden files) are passed over silently. Broken symbolic links are kept, to be reported.
+    files are listed in ``skipped`` (hidden files and folders, named with a leading dot, are not looked
+    at). Broken symbolic links are kept, to be reported.
     """
     found = FileList()
     seen: set[Path] = set()
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            candidates = sorted(
-                p
-                for p in path.rglob("*")
-                if (p.is_file() or p.is_symlink()) and _visible(p, path) and is_supported(p)
+            inside = sorted(
+                p for p in path.rglob("*") if (p.is_file() or p.is_symlink()) and _visible(p, path)
             )
+            candidates = [p for p in inside if is_supported(p)]
+            found.skipped += [p for p in inside if not is_supported(p)]
         elif path.is_file() or path.is_symlink():
             if not is_supported(path):
                 found.unsupported.append(path)
@@ -90,6 +93,7 @@ def load_file(path: Path, field_map: dict[str, str] | None = None) -> LoadResult
         result.error = f"cannot read file: {getattr(exc, 'strerror', None) or exc}"
     result.warnings = report.warnings
     result.skipped = report.skipped_records
+    result.notes = report.notes
     return result
 
 

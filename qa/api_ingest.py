@@ -14,7 +14,7 @@ from fastapi import UploadFile
 from index.ingest import Ingestor
 from qa.api_auth import ASGIApp, Receive, Scope, Send, error_json
 from qa.api_models import FileOut, IngestOut
-from qa.ui.library import FileResult, ingest_uploads, safe_name
+from qa.ui.library import FileResult, ingest_uploads, safe_name, skipped_types, upload_summary
 
 MB = 1024 * 1024
 MAX_FILES = 100  # files per request; a larger batch is sent in several requests
@@ -58,10 +58,10 @@ def save_uploads(ingestor: Ingestor, uploads: list[UploadFile]) -> tuple[IngestO
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     files = [_file_out(result) for result in too_large + results]
-    summary = report.summary().splitlines()[0] if report else "nothing was ingested"
+    summary = upload_summary(too_large + results, report)
     taken = any(f.result not in ("refused", "failed") for f in files)
     ok = report is not None and report.ok and not any(f.result == "refused" for f in files)
-    return IngestOut(ok=ok, summary=summary, files=files), taken
+    return IngestOut(ok=ok, summary=summary, files=files, skipped=dict(skipped_types(results))), taken
 
 
 def _file_out(result: FileResult) -> FileOut:

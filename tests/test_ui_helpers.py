@@ -260,14 +260,14 @@ def test_launch_options_bind_loopback_never_share(tmp_path: Path, monkeypatch: p
 
 # --- library -----------------------------------------------------------------------------------------------
 def test_uploads_are_checked_by_type_and_size(tmp_path: Path) -> None:
-    files = {"a.txt": b"x" * 10, "b.JSONL.gz": gzip.compress(b"{}"), "c.pdf": b"%PDF", "d.md": b"",
+    files = {"a.txt": b"x" * 10, "b.JSONL.gz": gzip.compress(b"{}"), "c.pptx": b"PK", "d.md": b"",
              "e.csv": b"y" * 3000, "f.exe.gz": b"z"}  # fmt: skip
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
     accepted, refused = library.check_uploads([tmp_path / n for n in files], max_mb=2000 / 1024 / 1024)
     assert [p.name for p in accepted] == ["a.txt", "b.JSONL.gz"]
     reasons = {r.name: r.details for r in refused}
-    assert reasons["c.pdf"].startswith("unsupported type") and reasons["f.exe.gz"].startswith(
+    assert reasons["c.pptx"].startswith("unsupported type") and reasons["f.exe.gz"].startswith(
         "unsupported type"
     )
     assert reasons["d.md"] == "empty file" and reasons["e.csv"].startswith("too large: 0.0 MB (limit")

@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 
 from index.catalog import CatalogRow, CatalogStats
 from index.feedlist import FeedState
-from index.formats import SUPPORTED_SUFFIXES, is_supported
+from index.formats import SUPPORTED_SUFFIXES, is_supported, type_label
 from index.ingest import Ingestor, IngestReport
 from index.settings import Settings
 from qa.ui.safe import escape_md, one_line
@@ -28,6 +28,7 @@ TABLE_HEADERS = ["Title", "Outlet", "Date", "id"]
 TABLE_LIMIT = 1000  # rows shown at once; the search narrows the rest
 _MB = 1024 * 1024
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
+_UNSUPPORTED = "unsupported type"
 
 
 def accepted_types() -> list[str]:
@@ -72,7 +73,7 @@ def check_uploads(paths: Iterable[str | Path], max_mb: float) -> tuple[list[Path
         name = path.name
         if not is_supported(Path(name.lower())):
             refused.append(
-                FileResult(name, "refused", f"unsupported type (accepted: {' '.join(accepted_types())})")
+                FileResult(name, "refused", f"{_UNSUPPORTED} (accepted: {' '.join(accepted_types())})")
             )
             continue
         try:
@@ -124,7 +125,7 @@ def file_results(staged: dict[Path, str], report: IngestReport) -> list[FileResu
     folded = Counter(c.article.source_path for c in report.folded)
     failed = dict(report.failed)
     warnings: dict[str, list[str]] = {}
-    for path, message in report.warnings:
+    for path, message in [*report.notes, *report.warnings]:  # a web archive's note: what it passed over
         warnings.setdefault(path, []).append(message)
     results = []
     for path, name in staged.items():
@@ -156,6 +157,23 @@ def ingest_uploads(ingestor: Ingestor, paths: Iterable[str | Path], *, progress:
         staged = stage_uploads(accepted, uploads_dir(ingestor.settings))
         report = ingestor.ingest(list(staged), progress=progress)
     return refused + file_results(staged, report), report
+
+
+def skipped_types(results: Iterable[FileResult]) -> Counter[str]:
+    """The uploads refused for their type, counted by type (``.pptx``: 2)."""
+    return Counter(
+        type_label(Path(r.name))
+        for r in results
+        if r.result == "refused" and r.details.startswith(_UNSUPPORTED)
+    )
+
+
+def upload_summary(results: list[FileResult], report: IngestReport | None) -> str:
+    """An upload's summary line: the ingest's counts (``nothing was ingested`` when no file was), then
+    the files refused for their type, by type: ``skipped 2 files: 1 .pptx, 1 .png``."""
+    first = report.summary().splitlines()[0] if report is not None else "nothing was ingested"
+    skipped = IngestReport(skipped=skipped_types(results)).skipped_line()
+    return f"{first}; {skipped} (types newsqa does not read)" if skipped else first
 
 
 def delete_article(ingestor: Ingestor, article_id: str) -> str:

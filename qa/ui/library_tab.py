@@ -113,7 +113,7 @@ class LibraryHandlers:
         progress(0, desc="Reading the files…")
         results, report = library.ingest_uploads(self.librarian, files, progress=True)
         progress(1.0, desc="Done")
-        summary = report.summary().splitlines()[0] if report else "Nothing was ingested."
+        summary = library.upload_summary(results, report)
         return [r.row() for r in results], f"**Upload finished**: {escape_md(summary)}", None
 
     def delete_selected(self, article_id: str) -> tuple[Any, ...]:
