@@ -1,6 +1,12 @@
 """Polite HTTP fetching of feeds and pages (httpx).
 
 - Only ``http`` and ``https`` URLs, before and after every redirect; anything else is refused by name.
+- Only public addresses for URLs found on the web (:mod:`index.netguard`, applied where each connection
+  is made by :mod:`index.guarded_transport`): a feed entry, a sitemap's URL, any redirect hop to another
+  site. A URL the operator gave (``newsqa ingest URL``, a listed feed) is fetched with its
+  ``operator_url`` set to itself: its own site (host and port) may then be private, as may links on that
+  site when the caller passes the operator's URL along (see :class:`Request`). ``NEWSQA_FETCH_ALLOW``
+  hosts and CIDR ranges may always be reached. A refusal is a FetchError naming the address and the rule.
 - One request at a time per host in this process, and ``fetch_delay`` seconds between the end of one
   request to a host and the start of the next; different hosts are fetched in parallel (a few at once).
 - ``fetch_timeout`` seconds for connecting, for each read, and for the whole body; ``fetch_max_mb`` at
@@ -28,6 +34,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from index.guarded_transport import GuardedTransport, Resolver, system_resolver
+from index.netguard import AddressRefused, AllowList, Policy, Site, is_public, site_of
 from index.settings import Settings
 
 MAX_REDIRECTS = 5
@@ -47,11 +55,17 @@ class FetchError(Exception):
 
 @dataclass(frozen=True)
 class Request:
-    """A URL to fetch, with the validators stored from its last fetch (if any)."""
+    """A URL to fetch, with the validators stored from its last fetch (if any).
+
+    ``operator_url``: the URL the operator gave that this one comes from: the URL itself when the
+    operator typed or listed it, the feed's (or sitemap's) URL for a link found in it. Addresses that are
+    not public may then be dialled on that URL's site (host and port; 80 and 443 are one site). None, the
+    default, is a URL found on the web: public addresses only (and ``NEWSQA_FETCH_ALLOW``)."""
 
     url: str
     etag: str | None = None
     last_modified: str | None = None
+    operator_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,11 +79,21 @@ class FetchResult:
     content_type: str = ""
     etag: str | None = None
     last_modified: str | None = None
+    address: str | None = None  # the address the final answer came from (the connected socket's peer)
 
     @property
     def not_modified(self) -> bool:
         """True for a ``304 Not Modified`` answer: nothing was downloaded."""
         return self.status == 304
+
+
+def links_operator_url(given_url: str, answer: FetchResult) -> str | None:
+    """The ``operator_url`` to fetch the links found in ``answer`` with, ``given_url`` being a URL the
+    operator gave (a feed, a sitemap): ``given_url`` when it answered from an address that is not public
+    (an intranet feed, whose links on its own site may then be private too), else None (public addresses
+    only). A public feed's links are held to public addresses, so that its owner cannot point its name at
+    this machine's services (DNS rebinding) and have them read."""
+    return given_url if answer.address is not None and not is_public(answer.address) else None
 
 
 def user_agent() -> str:
@@ -144,6 +168,16 @@ def _describe(exc: Exception, timeout: float) -> str:
     return f"{type(exc).__name__}: {detail}"
 
 
+def _peer(response: httpx.Response) -> str | None:
+    """The address a response came from (its connection's peer), when httpcore tells it."""
+    stream = response.extensions.get("network_stream")
+    try:
+        peer = stream.get_extra_info("server_addr") if stream is not None else None
+    except OSError:  # the connection is already gone
+        return None
+    return str(peer[0]) if peer else None
+
+
 class Fetcher:
     """Fetches URLs politely (see the module's description); use as a context manager, or ``close()``."""
 
@@ -154,30 +188,57 @@ class Fetcher:
         max_bytes: int = 10_000_000,
         delay: float = 1.0,
         max_redirects: int = MAX_REDIRECTS,
-        transport: httpx.BaseTransport | None = None,
+        allow: AllowList | str = "",
+        resolver: Resolver = system_resolver,
     ) -> None:
+        """``allow``: hosts and CIDR ranges any URL may reach (``NEWSQA_FETCH_ALLOW``); ``resolver``: how
+        a host name becomes addresses (tests give their own; the default asks the system once)."""
         self.timeout, self.max_bytes, self.delay, self.max_redirects = (
             timeout,
             max_bytes,
             delay,
             max_redirects,
         )
-        self._client = httpx.Client(
-            timeout=timeout, follow_redirects=False, headers={"User-Agent": user_agent()}, transport=transport
-        )
+        self.allow = AllowList.parse(allow) if isinstance(allow, str) else allow
+        self.resolver = resolver
+        self._clients: dict[Site | None, httpx.Client] = {}  # one connection pool per policy
+        self._clients_lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Fetcher:
-        """A fetcher with the timeout, size limit and per-host delay of ``settings``."""
+    def from_settings(cls, settings: Settings, resolver: Resolver = system_resolver) -> Fetcher:
+        """A fetcher with the timeout, size limit, per-host delay and allow list of ``settings``."""
         return cls(
             timeout=settings.fetch_timeout,
             max_bytes=int(settings.fetch_max_mb * 1_000_000),
             delay=settings.fetch_delay,
+            allow=settings.fetch_allow,
+            resolver=resolver,
         )
+
+    def _client(self, operator_url: str | None) -> httpx.Client:
+        """The client whose connections dial under the policy for ``operator_url``'s site. Requests under
+        different policies never share a pool, so a connection opened for a trusted site is never reused
+        by a web-found URL on that site."""
+        trusted = site_of(operator_url) if operator_url else None
+        with self._clients_lock:
+            client = self._clients.get(trusted)
+            if client is None:
+                transport = GuardedTransport(Policy(self.allow, trusted), self.resolver)
+                client = httpx.Client(
+                    timeout=self.timeout,
+                    follow_redirects=False,
+                    headers={"User-Agent": user_agent()},
+                    transport=transport,
+                )
+                self._clients[trusted] = client
+            return client
 
     def close(self) -> None:
         """Close the connections."""
-        self._client.close()
+        with self._clients_lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            client.close()
 
     def __enter__(self) -> Fetcher:
         return self
@@ -187,9 +248,18 @@ class Fetcher:
     ) -> None:
         self.close()
 
-    def fetch(self, url: str, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
-        """GET one URL (following redirects), conditionally when validators are given; FetchError if not."""
+    def fetch(
+        self,
+        url: str,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        *,
+        operator_url: str | None = None,
+    ) -> FetchResult:
+        """GET one URL (following redirects), conditionally when validators are given; FetchError if not.
+        ``operator_url`` as in :class:`Request`: None (a URL found on the web) dials public addresses only."""
         current = check_url(url)
+        client = self._client(operator_url)
         headers = {}
         if etag:
             headers["If-None-Match"] = etag
@@ -197,7 +267,7 @@ class Fetcher:
             headers["If-Modified-Since"] = last_modified
         visited = [current]
         while True:
-            result, location = self._get(url, current, headers)
+            result, location = self._get(client, url, current, headers, hop=len(visited) > 1)
             if result is not None:
                 return result
             target = urljoin(current, location or "")
@@ -210,15 +280,21 @@ class Fetcher:
             visited.append(target)
             current = target
 
-    def _get(self, url: str, current: str, headers: dict[str, str]) -> tuple[FetchResult | None, str | None]:
-        """One request: (the result, None), or (None, the Location of a redirect)."""
+    def _get(
+        self, client: httpx.Client, url: str, current: str, headers: dict[str, str], *, hop: bool
+    ) -> tuple[FetchResult | None, str | None]:
+        """One request (``hop``: to where ``url`` redirected): (the result, None), or (None, the Location
+        of a redirect)."""
         with _turn(host_key(current), self.delay):
             started = time.monotonic()
             try:
-                with self._client.stream("GET", current, headers=headers) as response:
+                with client.stream("GET", current, headers=headers) as response:
                     return self._read(url, current, response, started)
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 raise FetchError(url, _describe(exc, self.timeout)) from exc
+            except AddressRefused as exc:
+                where = f" the redirect to {current}" if hop else ""
+                raise FetchError(url, f"refused{where}: {exc}") from exc
 
     def _read(
         self, url: str, current: str, response: httpx.Response, started: float
@@ -230,8 +306,9 @@ class Fetcher:
                 raise FetchError(url, f"HTTP {status} redirect without a Location header")
             return None, location
         etag, modified = response.headers.get("etag"), response.headers.get("last-modified")
+        address = _peer(response)
         if status == 304:
-            return FetchResult(url, current, status, etag=etag, last_modified=modified), None
+            return FetchResult(url, current, status, etag=etag, last_modified=modified, address=address), None
         if not 200 <= status < 300:
             raise FetchError(url, f"HTTP {status} {response.reason_phrase}".strip())
         limit = f"larger than the {self.max_bytes / 1e6:g} MB limit (NEWSQA_FETCH_MAX_MB)"
@@ -246,7 +323,7 @@ class Fetcher:
             if time.monotonic() - started > self.timeout:
                 raise FetchError(url, f"took longer than {self.timeout:g} s to download")
         content_type = response.headers.get("content-type", "")
-        return FetchResult(url, current, status, bytes(body), content_type, etag, modified), None
+        return FetchResult(url, current, status, bytes(body), content_type, etag, modified, address), None
 
     def fetch_all(self, requests: Sequence[Request]) -> list[FetchResult | FetchError]:
         """Fetch every request: each host's URLs one after the other, up to ``HOSTS_AT_ONCE`` hosts at a
@@ -263,7 +340,9 @@ class Fetcher:
             for i in indexes:
                 request = requests[i]
                 try:
-                    results[i] = self.fetch(request.url, request.etag, request.last_modified)
+                    results[i] = self.fetch(
+                        request.url, request.etag, request.last_modified, operator_url=request.operator_url
+                    )
                 except FetchError as exc:
                     results[i] = exc
 

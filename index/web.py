@@ -16,7 +16,19 @@ What is fetched again, and what is not:
   carries a whole article itself (``FEED_TEXT_MIN_WORDS`` words): that text is kept, with a note. A feed
   with such an error is recorded without validators, so the next check reads it whole and retries them.
 
+A sitemap or sitemap index (:mod:`index.sitemap`, with Google's ``news:`` extension) is read like a feed:
+its pages are the entries (the news title, publication name and date filling what a page lacks), the
+newest ``sitemap_max_pages`` fetched; an index's sitemaps are fetched in turn (one level, never the index
+itself again). A listed sitemap whose last check went cleanly has only its pages dated after that check
+fetched.
+
 Nothing is fetched unless a URL is given or a feed is listed and polled.
+
+Whose addresses may be reached (:mod:`index.netguard`): a URL given or listed is the operator's, and may
+be on a private network (so may its redirects on its own site). An entry's page is a URL found on the
+web: public addresses only, unless it is on the site of its feed and that feed itself answered from an
+address that is not public (an intranet feed); ``NEWSQA_FETCH_ALLOW`` widens both. A refused page is one
+error line naming its URL, the address and the rule; the feed's other entries go on.
 """
 
 from __future__ import annotations
@@ -29,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from index.feedlist import FeedList, FeedState, now_iso
 from index.feeds import Feed, FeedEntry, looks_like_feed, read_feed
-from index.fetch import Fetcher, FetchError, FetchResult, Request
+from index.fetch import Fetcher, FetchError, FetchResult, Request, links_operator_url
 from index.load import absolute_path
 from index.pages import (
     META,
@@ -43,6 +55,7 @@ from index.pages import (
 )
 from index.parse import ParseError
 from index.settings import Settings
+from index.sitemap import Sitemap, SitemapPage, looks_like_sitemap, newer_than, read_sitemap
 
 if TYPE_CHECKING:
     from index.catalog import Catalog
@@ -57,6 +70,7 @@ class PollReport:
     feeds_unchanged: int = 0  # answered 304 Not Modified: nothing more was fetched for them
     pages_fetched: int = 0
     pages_unchanged: int = 0  # not downloaded: the entry had not changed, or the page answered 304
+    pages_older: int = 0  # a listed sitemap's pages dated before its last check: not fetched
     added: int = 0  # new articles
     replaced: int = 0  # articles whose page changed
     unchanged: int = 0
@@ -78,9 +92,10 @@ class PollReport:
 
     def fetch_line(self) -> str:
         """What was fetched, in one line."""
+        older = f", {self.pages_older} older than the last check (not fetched)" if self.pages_older else ""
         return (
             f"web: {self.feeds_checked} feed(s) checked ({self.feeds_unchanged} not modified), "
-            f"{self.pages_fetched} page(s) fetched, {self.pages_unchanged} unchanged (not downloaded), "
+            f"{self.pages_fetched} page(s) fetched, {self.pages_unchanged} unchanged (not downloaded){older}, "
             f"{len(self.errors)} URL(s) failed"
         )
 
@@ -147,19 +162,28 @@ class _PageJob:
     old: dict[str, Any] | None
     entry: FeedEntry | None = None
     feed: str | None = None
+    operator_url: str | None = None  # the operator's URL whose site this page may share privately
 
     def request(self) -> Request:
         """The request for this page: conditional when a record of it is stored."""
         meta = self.old[META] if self.old else {}
-        return Request(self.url, meta.get("etag"), meta.get("last_modified"))
+        return Request(self.url, meta.get("etag"), meta.get("last_modified"), self.operator_url)
 
 
 def _first_request(data_dir: Path, listed: dict[str, FeedState], url: str) -> Request:
-    """A URL given or listed, with the validators stored for it (as a listed feed, or as a page)."""
+    """A URL given or listed (the operator's), with the validators stored for it (as a listed feed, or
+    as a page)."""
     state = listed.get(url)
     if state is not None:
-        return Request(url, state.etag, state.last_modified)
-    return _PageJob(url, record_path(data_dir, url), read_record(record_path(data_dir, url))).request()
+        return Request(url, state.etag, state.last_modified, operator_url=url)
+    path = record_path(data_dir, url)
+    return _PageJob(url, path, read_record(path), operator_url=url).request()
+
+
+def _links_trusted(url: str, answer: FetchResult) -> str | None:
+    """The ``operator_url`` for the links in the answer of the operator's ``url`` (a feed or sitemap):
+    :func:`index.fetch.links_operator_url`."""
+    return links_operator_url(url, answer)
 
 
 def _save(report: PollReport, job: _PageJob, record: dict[str, Any]) -> None:
@@ -221,12 +245,15 @@ def _page_answer(report: PollReport, job: _PageJob, answer: FetchResult | FetchE
     )
 
 
-def _entry_jobs(data_dir: Path, report: PollReport, feed: Feed, feed_url: str) -> list[_PageJob]:
-    """The pages of a feed's new and changed entries; an unchanged entry's record goes to the ingest."""
+def _entry_jobs(
+    data_dir: Path, report: PollReport, feed: Feed, feed_url: str, trusted: str | None
+) -> list[_PageJob]:
+    """The pages of a feed's new and changed entries (``trusted``: see :func:`_links_trusted`); an
+    unchanged entry's record goes to the ingest."""
     jobs = []
     for entry in feed.entries:
         path = record_path(data_dir, entry.key)
-        job = _PageJob(entry.link or entry.key, path, read_record(path), entry, feed_url)
+        job = _PageJob(entry.link or entry.key, path, read_record(path), entry, feed_url, trusted)
         if job.old is not None and job.old[META].get("entry") == entry.fingerprint:
             report.pages_unchanged += 1
             report.keep(path, job.old, feed_url)
@@ -258,7 +285,9 @@ def _first_answer(
         return []
     if answer.not_modified or not looks_like_feed(answer.content, answer.content_type):
         if state is not None:
-            return _url_failed(report, state, url, "not an RSS or Atom feed (a page; ingest it instead)")
+            return _url_failed(
+                report, state, url, "not an RSS or Atom feed or a sitemap (a page; ingest it instead)"
+            )
         page = _PageJob(url, record_path(data_dir, url), read_record(record_path(data_dir, url)))
         _page_answer(report, page, answer)
         return []
@@ -276,7 +305,90 @@ def _first_answer(
             last_modified=answer.last_modified,
             last_error=None,
         )
-    return _entry_jobs(data_dir, report, feed, url)
+    return _entry_jobs(data_dir, report, feed, url, _links_trusted(url, answer))
+
+
+MAX_CHILD_SITEMAPS = 50  # sitemaps of one index read per check (the most recently modified first)
+
+
+def _index_pages(
+    fetcher: Fetcher, report: PollReport, index: Sitemap, url: str, since: str | None, trusted: str | None
+) -> list[SitemapPage]:
+    """The pages of the sitemaps a sitemap index lists (modified since ``since``, if given; ``trusted``:
+    see :func:`_links_trusted`): the index itself and nested indexes are not followed; each sitemap that
+    fails is a failed URL."""
+    children: dict[str, str | None] = {}
+    for child, lastmod in index.children:
+        if child in (url, index.url):
+            report.notes.append((url, f"the sitemap index lists itself ({child}); not read again"))
+        elif newer_than(lastmod, since):
+            children.setdefault(child, lastmod)
+    ordered = sorted(children, key=lambda c: children[c] or "", reverse=True)
+    if len(ordered) > MAX_CHILD_SITEMAPS:
+        report.notes.append(
+            (
+                url,
+                f"the index lists {len(ordered)} sitemaps: the {MAX_CHILD_SITEMAPS} most recently modified are read",
+            )
+        )
+        ordered = ordered[:MAX_CHILD_SITEMAPS]
+    pages: list[SitemapPage] = []
+    for child, answer in zip(
+        ordered, fetcher.fetch_all([Request(c, operator_url=trusted) for c in ordered]), strict=True
+    ):
+        if isinstance(answer, FetchError):
+            report.fail(child, answer.reason, url)
+            continue
+        try:
+            sitemap = read_sitemap(answer.content, answer.final_url)
+        except ParseError as exc:
+            report.fail(child, str(exc), url)
+            continue
+        if sitemap.is_index:
+            report.notes.append((child, "a sitemap index listed in a sitemap index is not followed"))
+        pages += sitemap.pages
+    return pages
+
+
+def _sitemap_jobs(
+    settings: Settings,
+    fetcher: Fetcher,
+    report: PollReport,
+    state: FeedState | None,
+    url: str,
+    answer: FetchResult,
+) -> list[_PageJob]:
+    """The pages to fetch for a sitemap or sitemap index given or listed (``state``: a listed one's):
+    new and changed pages, dated after the last clean check of a listed one, the newest first, at most
+    ``settings.sitemap_max_pages``."""
+    try:
+        sitemap = read_sitemap(answer.content, answer.final_url)
+    except ParseError as exc:
+        return _url_failed(report, state, url, str(exc))
+    since = state.last_checked if state is not None and state.last_error is None else None
+    trusted = _links_trusted(url, answer)
+    found = _index_pages(fetcher, report, sitemap, url, since, trusted) if sitemap.is_index else sitemap.pages
+    pages: dict[str, SitemapPage] = {}
+    for page in found:
+        if page.entry.key in (url, answer.final_url):
+            report.notes.append((url, "the sitemap lists itself as a page; not read again"))
+        else:
+            pages.setdefault(page.entry.key, page)
+    fresh = [p for p in pages.values() if newer_than(p.stamp, since)]
+    report.pages_older += len(pages) - len(fresh)
+    fresh.sort(key=lambda p: p.entry.published or "", reverse=True)
+    limit = settings.sitemap_max_pages
+    if len(fresh) > limit:
+        note = f"the sitemap lists {len(fresh):,} pages to read: the newest {limit:,} are fetched (NEWSQA_SITEMAP_MAX_PAGES)"
+        report.notes.append((url, note))
+        fresh = fresh[:limit]
+    title = next((p.entry.outlet for p in found if p.entry.outlet), None)
+    report.feeds_checked += 1
+    if state is not None:
+        report.checked_feeds[url] = replace(state, title=title or state.title, last_checked=now_iso(),
+                                            etag=answer.etag, last_modified=answer.last_modified, last_error=None)  # fmt: skip
+    feed = Feed(url, title, "sitemap", [p.entry for p in fresh])
+    return _entry_jobs(settings.data_dir, report, feed, url, trusted)
 
 
 def fetch_articles(
@@ -299,10 +411,18 @@ def fetch_articles(
         requests = [_first_request(settings.data_dir, listed, url) for url in asked]
         jobs: list[_PageJob] = []
         for url, answer in zip(asked, fetcher.fetch_all(requests), strict=True):
-            jobs += _first_answer(settings.data_dir, report, listed.get(url), url, answer)
+            if (
+                isinstance(answer, FetchResult)
+                and not answer.not_modified
+                and looks_like_sitemap(answer.content)
+            ):
+                jobs += _sitemap_jobs(settings, fetcher, report, listed.get(url), url, answer)
+            else:
+                jobs += _first_answer(settings.data_dir, report, listed.get(url), url, answer)
         unique: dict[Path, _PageJob] = {}
-        for job in jobs:  # an entry in two feeds: fetched once
-            unique.setdefault(job.path, job)
+        for job in jobs:  # an entry in two feeds: fetched once (as a link of a trusted feed, if one is)
+            if job.path not in unique or (job.operator_url and not unique[job.path].operator_url):
+                unique[job.path] = job
         pages = list(unique.values())
         for job, answer in zip(pages, fetcher.fetch_all([j.request() for j in pages]), strict=True):
             _page_answer(report, job, answer)
