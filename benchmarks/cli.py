@@ -34,6 +34,11 @@ def bench() -> None:
 @_corpus_options
 @click.option("--no-llama-index", is_flag=True, help="Skip the llama-index comparison runs (c) and (d).")
 @click.option(
+    "--warc",
+    is_flag=True,
+    help="Instead: the same articles ingested from JSONL and from a WARC of them as HTML pages (one backend).",
+)
+@click.option(
     "--backends",
     default="auto,onnx",
     show_default=True,
@@ -41,12 +46,27 @@ def bench() -> None:
 )
 @click.pass_context
 def bench_ingest_command(
-    ctx: click.Context, articles: int, corpus: Path | None, no_llama_index: bool, backends: str
+    ctx: click.Context, articles: int, corpus: Path | None, no_llama_index: bool, warc: bool, backends: str
 ) -> None:
-    """Ingest speed: newsqa vs the bare model vs llama-index, on the same articles."""
+    """Ingest speed: newsqa vs the bare model vs llama-index, on the same articles (--warc: from JSONL vs
+    from a WARC of the same articles as HTML pages)."""
     from benchmarks.ingest_speed import DEFAULT_CORPUS, BenchSetupError, bench_ingest
 
     chosen = tuple(b.strip() for b in backends.split(",") if b.strip())
+    if warc:
+        from benchmarks.warc_ingest import bench_warc
+
+        try:
+            bench_warc(
+                articles,
+                corpus or DEFAULT_CORPUS,
+                ctx.obj["settings"],
+                click.echo,
+                chosen[0] if chosen else "auto",
+            )
+        except BenchSetupError as exc:
+            raise click.ClickException(str(exc)) from exc
+        return
     try:
         bench_ingest(
             articles, corpus or DEFAULT_CORPUS, ctx.obj["settings"], click.echo, not no_llama_index, chosen
@@ -108,4 +128,53 @@ def bench_load_command(ctx: click.Context, users: int, questions: int, llm_url: 
         raise click.ClickException(str(exc)) from exc
     for line in report.lines():
         click.echo(line)
+    sys.exit(0 if report.ok else 1)
+
+
+@bench.command("soak")
+@click.option(
+    "--minutes", type=click.FloatRange(min=0.2), default=30, show_default=True, help="Minutes of load."
+)
+@click.option("--api-clients", type=click.IntRange(0, 100), default=6, show_default=True, help="API clients.")
+@click.option(
+    "--chat-sessions", type=click.IntRange(0, 50), default=2, show_default=True, help="Chat sessions."
+)
+@click.option(
+    "--model",
+    default="smollm2",
+    show_default=True,
+    help="The model server's model: smollm2 (fast, the tests' model), packaged (the real "
+    "Qwen2.5-Coder-1.5B), or the path of a .gguf file.",
+)
+@click.option("--max-waiting", type=click.IntRange(min=0), help="NEWSQA_API_MAX_WAITING (default: derived).")
+@click.option("--article-every", type=click.FloatRange(min=0.5), default=20, show_default=True,
+              help="Seconds between two new article files for the watcher.")  # fmt: skip
+@click.option("--delete-every", type=click.FloatRange(min=0.5), default=60, show_default=True,
+              help="Seconds between two Library deletions.")  # fmt: skip
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
+              help="Work folder, kept with its logs (default: a temporary one, removed).")  # fmt: skip
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the report as JSON here.")  # fmt: skip
+def bench_soak_command(minutes: float, api_clients: int, chat_sessions: int, model: str,
+                       max_waiting: int | None, article_every: float, delete_every: float,
+                       workdir: Path | None, json_path: Path | None) -> None:  # fmt: skip
+    """The whole server under a crowd for --minutes: serve --api on a Chroma server, a watcher fed new
+    articles, API clients and chat sessions asking, Library deletions, a client killed mid-answer, the
+    model server restarted. Reports answers, errors by kind, 503s, first-token p50/p95 and the server's RSS,
+    open files and threads; exits 1 unless nothing was lost or failed. (Its own data folder: --data-dir is
+    not used.)"""
+    from benchmarks.soak import SoakOptions, run_soak
+    from benchmarks.soak_procs import SoakError
+
+    options = SoakOptions(minutes=minutes, api_clients=api_clients, chat_sessions=chat_sessions, model=model,
+                          max_waiting=max_waiting, article_every=article_every, delete_every=delete_every,
+                          workdir=workdir)  # fmt: skip
+    try:
+        report = run_soak(options, echo=lambda line: click.echo(line, err=True))
+    except SoakError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for line in report.lines():
+        click.echo(line)
+    if json_path:
+        json_path.write_text(report.to_json())
     sys.exit(0 if report.ok else 1)

@@ -7,9 +7,11 @@
   ``POST /v1/ingest``: upload files (the Library tab's limits). ``GET /v1/stats``, ``GET /v1/models``,
   ``GET /healthz``. The OpenAPI schema is served at ``/docs``.
 
-Answers are given one at a time, first come first served (:mod:`qa.api_queue`), as in the chat. Every
-error is JSON, ``{"error": {"message", "type", "status"}}``, with a message a person can act on. Who may
-call it: :mod:`qa.api_auth`.
+Answers are given one at a time, first come first served (:mod:`qa.api_queue`), as in the chat, in a
+bounded line: a question that finds it full gets 503 with ``Retry-After`` (``NEWSQA_API_MAX_WAITING``), and
+``/healthz`` and ``/v1/stats`` show its length and the mean answer time. Every error is JSON,
+``{"error": {"message", "type", "status"}}``, with a message a person can act on. Who may call it:
+:mod:`qa.api_auth`.
 """
 
 from __future__ import annotations
@@ -39,10 +41,11 @@ from qa.api_models import (
     ChatRequest,
     ErrorBody,
     IngestOut,
+    LineOut,
     ModelList,
     StatsOut,
 )
-from qa.api_queue import AnswerQueue
+from qa.api_queue import AnswerQueue, ClientGone, LineFull
 from qa.hosts import is_loopback
 from qa.llm import LLMError
 from qa.models import Answer
@@ -56,7 +59,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         (404, "No such index"),
         (413, "The upload is too large"),
         (422, "The body or a parameter is malformed"),
-        (503, "The language model cannot answer"),
+        (503, "The language model cannot answer, or the line is full (then with Retry-After)"),
     )
 }
 
@@ -64,9 +67,15 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 class ApiError(Exception):
     """An error answered as JSON with ``status`` and a message for a person."""
 
-    def __init__(self, status: int, message: str, kind: str = "invalid_request_error") -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        kind: str = "invalid_request_error",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
-        self.status, self.message, self.kind = status, message, kind
+        self.status, self.message, self.kind, self.headers = status, message, kind, headers or {}
 
 
 def index_name(settings: Settings) -> str:
@@ -76,8 +85,9 @@ def index_name(settings: Settings) -> str:
     return name or "newsqa"
 
 
-def _error(status: int, message: str, kind: str) -> Response:
-    return Response(error_json(status, message, kind), status_code=status, media_type="application/json")
+def _error(status: int, message: str, kind: str, headers: dict[str, str] | None = None) -> Response:
+    body = error_json(status, message, kind)
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -110,7 +120,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> Response:
-        return _error(exc.status, exc.message, exc.kind)
+        return _error(exc.status, exc.message, exc.kind, exc.headers)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> Response:
@@ -121,7 +131,12 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def engine_failure(exc: Exception) -> ApiError:
-    """An engine error as an API error: bad options are the caller's (422), an LLM failure is 503."""
+    """An engine error as an API error: bad options are the caller's (422), an LLM failure is 503, a full
+    line 503 with ``Retry-After``; a client that left gets 499 (nobody reads it)."""
+    if isinstance(exc, LineFull):
+        return ApiError(503, str(exc), "queue_full", {"Retry-After": str(exc.retry_after)})
+    if isinstance(exc, ClientGone):
+        return ApiError(499, str(exc), "client_gone")
     if isinstance(exc, LLMError):
         return ApiError(503, str(exc), "llm_unavailable")
     if isinstance(exc, ValueError):
@@ -143,7 +158,7 @@ def create_app(engine: Engine, settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(UploadLimit, max_mb=settings.upload_max_mb)
     app.add_middleware(AuthMiddleware, creds=creds)  # added last: runs first
-    app.state.queue = AnswerQueue(engine)
+    app.state.queue = AnswerQueue(engine, settings.api_max_waiting)
     _install_error_handlers(app)
     _chat_routes(app, app.state.queue, name, settings)
     _corpus_routes(app, engine, name)
@@ -157,7 +172,7 @@ def _check_model(model: str, name: str) -> None:
 
 def _chat_routes(app: FastAPI, queue: AnswerQueue, name: str, settings: Settings) -> None:
     @app.post("/v1/chat/completions", response_model=ChatCompletion, tags=["answers"])
-    async def chat_completions(body: ChatRequest) -> Any:
+    async def chat_completions(body: ChatRequest, request: Request) -> Any:
         """Answer the last user message from the articles (see the module docstring); with
         ``"stream": true``, as server-sent events ending with a chunk that carries ``citations``."""
         _check_model(body.model, name)
@@ -166,11 +181,11 @@ def _chat_routes(app: FastAPI, queue: AnswerQueue, name: str, settings: Settings
         with_sources = settings.api_source_list
         if not body.stream:
             try:
-                answer = await queue.answer(question, **options)
+                answer = await queue.answer(question, gone=request.is_disconnected, **options)
             except Exception as exc:  # noqa: BLE001 - sorted by engine_failure
                 raise engine_failure(exc) from exc
             return JSONResponse(completion(answer, name, with_sources=with_sources))
-        events = queue.events(question, **options)
+        events = queue.events(question, gone=request.is_disconnected, **options)
         try:
             first = await anext(events)  # an error before the first word is still a proper status
         except Exception as exc:  # noqa: BLE001 - sorted by engine_failure
@@ -182,11 +197,13 @@ def _chat_routes(app: FastAPI, queue: AnswerQueue, name: str, settings: Settings
         )
 
     @app.post("/v1/ask", response_model=AnswerOut, tags=["answers"])
-    async def ask(body: AskRequest) -> Any:
+    async def ask(body: AskRequest, request: Request) -> Any:
         """The ``Answer`` of ``qa.ask`` as JSON: text, citations with their passages, every retrieved
         passage, timings, the rewritten follow-up, the filters applied."""
         try:
-            answer = await queue.answer(body.question, history=body.history, **body.engine_options())
+            answer = await queue.answer(
+                body.question, gone=request.is_disconnected, history=body.history, **body.engine_options()
+            )
         except Exception as exc:  # noqa: BLE001 - sorted by engine_failure
             raise engine_failure(exc) from exc
         return AnswerOut.model_validate(answer)
@@ -204,11 +221,17 @@ async def _guarded(first: str | Answer, events: Any, name: str, with_sources: bo
             yield chunk
     except LLMError as exc:
         yield sse_error(503, str(exc), "llm_unavailable")
+    except ClientGone:
+        return  # nobody reads the rest
     except Exception:  # noqa: BLE001 - reported to the client in words, logged in full
         log.exception("newsqa api: answer failed mid-stream")
         yield sse_error(500, "newsqa failed while writing the answer; see the server log", "server_error")
     finally:
         await events.aclose()
+
+
+def _line(queue: AnswerQueue) -> LineOut:
+    return LineOut.model_validate(queue.state(), from_attributes=True)
 
 
 def _corpus_routes(app: FastAPI, engine: Engine, name: str) -> None:
@@ -251,16 +274,18 @@ def _corpus_routes(app: FastAPI, engine: Engine, name: str) -> None:
 
     @app.get("/v1/stats", response_model=StatsOut, tags=["corpus"])
     def stats() -> Any:
-        """Corpus figures: articles, chunks, outlets, date range, folded duplicates."""
+        """Corpus figures: articles, chunks, outlets, date range, folded duplicates; and the answer line."""
         figures = engine.catalog.stats()
         return StatsOut(index=name, articles=figures.articles, chunks=engine.store.count(),
                         outlets=figures.outlets, first_date=figures.first_date, last_date=figures.last_date,
-                        folded_exact=figures.exact_copies, folded_near=figures.near_copies)  # fmt: skip
+                        folded_exact=figures.exact_copies, folded_near=figures.near_copies,
+                        line=_line(app.state.queue))  # fmt: skip
 
     @app.get("/healthz", tags=["corpus"])
     def healthz() -> dict[str, Any]:
-        """Liveness, without credentials: ``{"status": "ok", "waiting": <questions in line>}``."""
-        return {"status": "ok", "waiting": app.state.queue.waiting}
+        """Liveness, without credentials: ``{"status": "ok"}`` and the answer line (``LineOut``: questions
+        answering and waiting, the limit, the mean answer time)."""
+        return {"status": "ok", **_line(app.state.queue).model_dump()}
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8008, *, insecure: bool = False) -> None:

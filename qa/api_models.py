@@ -267,10 +267,27 @@ class IngestOut(BaseModel):
     ok: bool = Field(description="False when a file was refused or failed.")
     summary: str
     files: list[FileOut]
+    skipped: dict[str, int] = Field(
+        default_factory=dict, description="Files refused for their type, counted by type ({'.pptx': 2})."
+    )
+
+
+class LineOut(BaseModel):
+    """The answer line: questions are answered one at a time, and a question that finds ``max_waiting``
+    waiting gets 503 with ``Retry-After``."""
+
+    answering: int = Field(description="Questions being answered now (0 or 1).")
+    waiting: int = Field(description="Questions waiting for their turn behind it.")
+    max_waiting: int = Field(description="The most that may wait now (NEWSQA_API_MAX_WAITING, or derived).")
+    auto: bool = Field(description="Whether max_waiting is derived from the mean answer time (about 2 min).")
+    mean_answer_s: float | None = Field(description="Mean seconds of the last 20 answers (null before one).")
+    retry_after_s: int = Field(description="The Retry-After a question turned away now is given.")
+    answered: int = Field(description="Answers finished since the server started.")
+    turned_away: int = Field(description="Questions refused with 503 because the line was full.")
 
 
 class StatsOut(BaseModel):
-    """Corpus figures."""
+    """Corpus figures, and the answer line."""
 
     index: str
     articles: int
@@ -280,6 +297,7 @@ class StatsOut(BaseModel):
     last_date: str | None
     folded_exact: int
     folded_near: int
+    line: LineOut
 
 
 class ModelOut(BaseModel):

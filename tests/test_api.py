@@ -9,21 +9,25 @@ travel run on a real model's text. The proxy also keeps the prompts, to see what
 The assertions are about newsqa's behaviour (sources travel with the answer and quote their passages,
 history reaches the rewrite, filters apply, credentials are checked, concurrent requests keep their own
 sources), not about SmolLM2's wording. Everything starts once for the module; the sample corpus goes in
-through ``POST /v1/ingest``.
+through ``POST /v1/ingest``. The bounded line (``NEWSQA_API_MAX_WAITING``) is tested against the same
+model server through an in-process app over the same data folder, and with a scripted engine.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -51,6 +55,7 @@ class Api:
     and the prompts the LLM received."""
 
     base: str
+    data: Path  # its data folder
     ids: dict[str, str]
     upload: dict[str, Any]  # what POST /v1/ingest said of the sample files and a refused one
     prompts: list[list[dict[str, str]]]
@@ -136,6 +141,7 @@ def _env(llm: CitingProxy) -> dict[str, str]:
         "NEWSQA_CONTEXT_TOKENS": "150",  # a shorter prompt: SmolLM2 reads it sooner
         "NEWSQA_API_KEYS": f"{KEY}, test-key-2",
         "NEWSQA_AUTH": f"{USER}:{PASSWORD}",
+        "NEWSQA_API_MAX_WAITING": "30",  # twenty at once must all wait, whatever the answer time measured
     }
 
 
@@ -187,7 +193,7 @@ def api(llm: CitingProxy, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         first_title = LAYOUT_A.read_text().splitlines()[0].strip()
         ids = {LAYOUT_A.name if a["title"] == first_title else LAYOUT_B.name: a["id"] for a in listed}
         _wait_for_model(llm.model)
-        yield Api(base, ids, upload.json(), llm.prompts)
+        yield Api(base, data, ids, upload.json(), llm.prompts)
     finally:
         stop_process(proc)
         output = _output(log)
@@ -413,6 +419,116 @@ def test_twenty_concurrent_requests_each_get_their_own_sources(api: Api) -> None
     assert httpx.get(f"{api.base}/healthz", timeout=30).json()["waiting"] == 0
 
 
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """``app`` served by uvicorn in a thread on a free loopback port; yields its base URL."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, port=free_port(), log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def _wait_line(base: str, wanted: Callable[[dict[str, Any]], bool], timeout: float = 30) -> dict[str, Any]:
+    """``/healthz`` once ``wanted`` holds of it (fails after ``timeout`` s, showing the last one)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        line = httpx.get(f"{base}/healthz", timeout=10).json()
+        if wanted(line):
+            return line
+        assert time.monotonic() < deadline, f"the line never got there: {line}"
+        time.sleep(0.05)
+
+
+class GatedLLM:
+    """The real LLM behind a gate: nothing is written until the test opens it, so every request has arrived
+    (and been queued or turned away) before the first answer can finish."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.gate = inner, threading.Event()
+
+    def __getattr__(self, name: str) -> Any:  # the model's name and the rest
+        return getattr(self.inner, name)
+
+    def stream(self, messages: list[dict[str, str]], **options: Any) -> Iterator[str]:
+        assert self.gate.wait(120), "the gate was never opened"
+        yield from self.inner.stream(messages, **options)
+
+
+def test_a_full_line_answers_what_the_setting_allows_and_turns_the_rest_away(
+    api: Api, llm: CitingProxy
+) -> None:
+    """Five clients at once, ``NEWSQA_API_MAX_WAITING=2``, the real SmolLM2 server (through an in-process
+    app over the API's data folder): one answered at once and two after waiting, two turned away with 503,
+    ``Retry-After`` and an OpenAI-style error; none hangs; the line is empty afterwards."""
+    from index.settings import Settings
+    from qa.answer import Engine
+    from qa.api import create_app
+    from qa.llm import get_llm
+
+    settings = Settings(data_dir=api.data, llm="openai", openai_base_url=llm.url, openai_model="smollm2",
+                        max_answer_tokens=40, context_tokens=150, api_max_waiting=2, auth=None,
+                        auth_file=None, api_keys=None)  # fmt: skip
+    gated = GatedLLM(get_llm(settings))
+    started = time.monotonic()
+    engine = Engine(settings, llm=gated)
+    engine.embedder.embed_query("warm up")
+    with serving(create_app(engine, settings)) as base:
+        arrive = threading.Barrier(5)
+
+        def ask(i: int) -> httpx.Response:
+            body = {
+                "model": "newsqa",
+                "messages": [{"role": "user", "content": GUARANTEES}],
+                "stream": i % 2 == 1,
+            }
+            arrive.wait()
+            # the last prompt of the test before: SmolLM2's prompt cache spares it reading it again
+            options = {"newsqa": {"style": "short", "top_k": 1}}
+            return httpx.post(f"{base}/v1/chat/completions", json=body | options, timeout=120)
+
+        with ThreadPoolExecutor(max_workers=5) as pool:
+            futures = [pool.submit(ask, i) for i in range(5)]
+            full = _wait_line(base, lambda line: line["turned_away"] == 2 and line["answering"] == 1)
+            assert (full["answering"], full["waiting"], full["max_waiting"]) == (1, 2, 2)
+            gated.gate.set()
+            replies = [f.result(timeout=150) for f in futures]
+        after = _wait_line(base, lambda line: line["answering"] == line["waiting"] == 0, timeout=10)
+        stats = httpx.get(f"{base}/v1/stats", timeout=30).json()["line"]
+    assert time.monotonic() - started < 150  # none hung
+    refused = [r for r in replies if r.status_code == 503]
+    answered = [r for r in replies if r.status_code == 200]
+    assert len(refused) == 2 and len(answered) == 3, [(r.status_code, r.text[:200]) for r in replies]
+    for reply in refused:
+        assert (
+            reply.headers["Retry-After"] == str(full["retry_after_s"])
+            and int(reply.headers["Retry-After"]) >= 1
+        )
+        error = reply.json()["error"]
+        assert error["type"] == "queue_full" and error["status"] == 503
+        assert (
+            "NEWSQA_API_MAX_WAITING" in error["message"]
+            and f"Try again in {full['retry_after_s']} s" in error["message"]
+        )
+    for reply in answered:
+        if reply.headers["content-type"].startswith("text/event-stream"):
+            assert reply.text.endswith("data: [DONE]\n\n") and '"citations": [{' in reply.text
+        else:
+            assert (
+                reply.json()["newsqa"]["question"] == GUARANTEES
+                and reply.json()["choices"][0]["message"]["content"]
+            )
+    assert after["answered"] == 3 and after["turned_away"] == 2 and after["mean_answer_s"] > 0
+    assert stats["answered"] == 3 and stats["retry_after_s"] == max(1, math.ceil(stats["mean_answer_s"]))
+
+
 def test_a_reachable_host_without_credentials_refuses_to_start(tmp_path: Path) -> None:
     env = {
         k: v for k, v in os.environ.items() if k not in ("NEWSQA_API_KEYS", "NEWSQA_AUTH", "NEWSQA_AUTH_FILE")
@@ -450,6 +566,8 @@ class ScriptedEngine:
         self.store = SimpleNamespace(count=lambda: 0)
         self.active = self.peak = 0
         self.closed: list[str] = []
+        self.started: list[str] = []
+        self.release = threading.Event()  # a "hold..." question is answered only once this is set
         self.lock = threading.Lock()
 
     def ingestor(self) -> Any:
@@ -462,7 +580,10 @@ class ScriptedEngine:
         with self.lock:
             self.active += 1
             self.peak = max(self.peak, self.active)
+            self.started.append(question)
         try:
+            if question.startswith("hold"):
+                assert self.release.wait(30), "never released"
             if question == "down":
                 raise LLMError(
                     "cannot reach the LLM server at http://127.0.0.1:9/v1 (4 tries). Is it running?"
@@ -484,26 +605,18 @@ def test_answers_one_at_a_time_and_errors_in_words(tmp_path: Path) -> None:
     """In-process, with a scripted engine: twenty streams at once are answered one at a time, each with its
     own answer; a client that leaves stops its answer; an LLM that is down is a 503 with the reason, and
     one that fails mid-answer ends the stream with an error event (no ``[DONE]``)."""
-    import uvicorn
-
     from index.settings import Settings
     from qa.api import create_app
 
-    settings = Settings(data_dir=tmp_path)
+    settings = Settings(data_dir=tmp_path, api_max_waiting=30)  # twenty at once all wait their turn
     engine = ScriptedEngine(settings)
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(engine, settings), port=free_port(), log_level="warning")
-    )
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{server.config.port}/v1/chat/completions"
+    with serving(create_app(engine, settings)) as base:
+        url = f"{base}/v1/chat/completions"
 
-    def ask(question: str, stream: bool = True) -> httpx.Response:
-        body = {"model": "newsqa", "messages": [{"role": "user", "content": question}], "stream": stream}
-        return httpx.post(url, json=body, timeout=60)
+        def ask(question: str, stream: bool = True) -> httpx.Response:
+            body = {"model": "newsqa", "messages": [{"role": "user", "content": question}], "stream": stream}
+            return httpx.post(url, json=body, timeout=60)
 
-    try:
         with ThreadPoolExecutor(max_workers=20) as pool:
             replies = list(pool.map(ask, [f"q{i}" for i in range(20)]))
         assert engine.peak == 1
@@ -524,8 +637,69 @@ def test_answers_one_at_a_time_and_errors_in_words(tmp_path: Path) -> None:
             cut.status_code == 200 and '"error": {"message": "the model server stopped mid-answer' in cut.text
         )
         assert "[DONE]" not in cut.text
-    finally:
-        server.should_exit = True
+
+
+def test_a_full_line_says_when_to_come_back_and_a_client_that_leaves_gives_up_its_place(
+    tmp_path: Path,
+) -> None:
+    """With a scripted engine that holds every answer until released and ``NEWSQA_API_MAX_WAITING=2``: one
+    answering and two waiting fill the line; the next is a 503 whose ``Retry-After`` is the assumed answer
+    time (nothing measured yet); a waiting client that gives up (a plain, non-streamed request) leaves the
+    line at once and is never answered, and its place goes to the next; afterwards the line is empty and
+    reports the measured mean."""
+    from index.settings import Settings
+    from qa.api import create_app
+    from qa.api_queue import PRIOR_ANSWER_S
+
+    settings = Settings(data_dir=tmp_path, api_max_waiting=2)
+    engine = ScriptedEngine(settings)
+    prior = str(math.ceil(PRIOR_ANSWER_S))
+    with serving(create_app(engine, settings)) as base, ThreadPoolExecutor(max_workers=4) as pool:
+
+        def ask(question: str, stream: bool = False, timeout: float = 60) -> httpx.Response:
+            body = {"model": "newsqa", "messages": [{"role": "user", "content": question}], "stream": stream}
+            return httpx.post(f"{base}/v1/chat/completions", json=body, timeout=timeout)
+
+        first = pool.submit(ask, "hold-1", True)
+        _wait_line(base, lambda line: line["answering"] == 1)
+        second = pool.submit(ask, "hold-2")
+        _wait_line(base, lambda line: line["waiting"] == 1)
+        body = json.dumps({"model": "newsqa", "messages": [{"role": "user", "content": "hold-3"}]}).encode()
+        leaver = socket.create_connection(("127.0.0.1", int(base.rsplit(":", 1)[1])))  # leaves when told
+        head = b"POST /v1/chat/completions HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+        leaver.sendall(head + b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        _wait_line(base, lambda line: line["waiting"] == 2)
+        full = ask("hold-4")
+        assert full.status_code == 503 and full.headers["Retry-After"] == prior
+        error = full.json()["error"]
+        assert error["type"] == "queue_full" and f"Try again in {prior} s" in error["message"]
+        leaver.close()
+        _wait_line(base, lambda line: line["waiting"] == 1, timeout=5)  # its place given up
+        third = pool.submit(ask, "hold-5")
+        _wait_line(base, lambda line: line["waiting"] == 2)
+        engine.release.set()
+        assert first.result().text.endswith("data: [DONE]\n\n")
+        assert [f.result().status_code for f in (second, third)] == [200, 200]
+        line = _wait_line(base, lambda line: line["answering"] == line["waiting"] == 0)
+    assert engine.started == ["hold-1", "hold-2", "hold-5"]  # the one that left was never answered
+    assert line["answered"] == 3 and line["turned_away"] == 1 and line["max_waiting"] == 2
+    assert line["auto"] is False and line["retry_after_s"] == max(1, math.ceil(line["mean_answer_s"]))
+
+
+def test_the_default_limit_keeps_the_wait_near_two_minutes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    from index.settings import Settings
+    from qa.api_queue import auto_max_waiting, retry_after
+
+    assert [auto_max_waiting(s) for s in (15, 2, 0.5, 119, 200)] == [8, 60, 100, 1, 1]
+    assert [retry_after(s) for s in (0.2, 2.5, 15)] == [1, 3, 15]
+    assert Settings().api_max_waiting is None  # derived unless set
+    monkeypatch.setenv("NEWSQA_API_MAX_WAITING", "3")
+    assert Settings().api_max_waiting == 3
+    monkeypatch.setenv("NEWSQA_API_MAX_WAITING", "-1")
+    with pytest.raises(ValidationError):
+        Settings()
 
 
 def test_the_answer_json_has_every_field_of_the_answer() -> None:

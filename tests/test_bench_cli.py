@@ -18,7 +18,9 @@ def test_bench_is_a_plugin_command_listed_with_the_others() -> None:
     assert result.exit_code == 0 and "bench" in result.output
     result = CliRunner().invoke(cli_module.cli, ["bench", "--help"])
     assert result.exit_code == 0
-    assert "ingest" in result.output and "load" in result.output
+    assert "ingest" in result.output and "load" in result.output and "soak" in result.output
+    result = CliRunner().invoke(cli_module.cli, ["bench", "soak", "--help"])
+    assert result.exit_code == 0 and "--minutes" in result.output and "smollm2" in result.output
 
 
 def test_bench_ingest_names_a_file_that_is_not_a_corpus(tmp_path: Path) -> None:
