@@ -74,6 +74,8 @@ class LexicalIndex:
         self._rows: dict[str, int] = {}  # chunk id -> its row in the arrays below
         self._days = np.zeros(0, dtype=np.int64)
         self._outlets: list[str] = []
+        self._outlet_names: frozenset[str] = frozenset()
+        self._outlet_names_of: tuple[int, str] | None = None  # the build they were read from
 
     def _current(self) -> tuple[int, Path] | None:
         """(generation, folder) of the published build, if any."""
@@ -216,6 +218,15 @@ class LexicalIndex:
             self._ensure()
             rows = np.flatnonzero(self._mask(since_day, until_day, outlets))
             return None if len(rows) > limit else [self._ids[int(r)] for r in rows]
+
+    def outlet_names(self) -> frozenset[str]:
+        """Every outlet of an indexed chunk (the names a question may use for one, see ``qa.outlets``)."""
+        with self._lock:
+            self._ensure()
+            if self._outlet_names_of != self._loaded:
+                self._outlet_names = frozenset(o for o in self._outlets if o)
+                self._outlet_names_of = self._loaded
+            return self._outlet_names
 
     def newest_day(
         self, since_day: int | None = None, until_day: int | None = None, outlets: list[str] | None = None

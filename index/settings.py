@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -123,6 +123,11 @@ class Settings(BaseSettings):
     context_tokens: int = Field(
         300, ge=0, description="Passage tokens sent to the LLM (best sentences first); 0 = whole passages."
     )
+    answer_spans: bool = Field(
+        False,
+        description="Short answers (who, how many, when) and quiz picks held to spans of the shown passages "
+        "by a llama.cpp grammar (qa/spans.py; the local backend only).",
+    )
     chunk_tokens: int = Field(200, ge=32, le=250, description="Body tokens per chunk (MiniLM limit 256).")
     chunk_overlap: int = Field(20, ge=0, description="Tokens of overlap between chunks.")
     near_dup_threshold: float = Field(
@@ -159,8 +164,19 @@ class Settings(BaseSettings):
         20, gt=0, description="Seconds a feed or page request may take (connect, each read, and in all)."
     )
     fetch_max_mb: float = Field(10, gt=0, description="Largest feed or page fetched, in MB (decompressed).")
+    sitemap_max_pages: int = Field(
+        1000,
+        ge=1,
+        description="Most pages fetched from one sitemap (or sitemap index) per check, newest first.",
+    )
     fetch_delay: float = Field(
         1.0, ge=0, description="Seconds between two requests to the same host (one at a time per host)."
+    )
+    fetch_allow: str = Field(
+        "",
+        description="Hosts (wiki.corp, *.corp) and CIDR ranges (10.0.0.0/8), separated by commas or blanks, "
+        "that URLs found in feeds, sitemaps and redirects may reach although they are not public addresses "
+        "(an intranet); a list in newsqa.toml.",
     )
     auth: SecretStr | None = Field(
         None, description="user:password the chat asks for (optional login); never shown or logged."
@@ -173,6 +189,13 @@ class Settings(BaseSettings):
     )
     api_source_list: bool = Field(
         True, description="'newsqa api' chat answers end with a numbered source list (for text-only clients)."
+    )
+    api_max_waiting: int | None = Field(
+        None,
+        ge=0,
+        description="Questions that may wait in the API's line behind the one being answered; past it a "
+        "question gets 503 with Retry-After. Unset: as many as the measured mean answer time lets through "
+        "in about two minutes (qa/api_queue.py).",
     )
     chroma_host: str | None = Field(
         None, description="A Chroma server's host: store chunks there instead of the embedded store."
@@ -191,6 +214,18 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]$",
         description="Chroma collection holding this index's chunks (one per data folder).",
     )
+
+    @field_validator("fetch_allow", mode="before")
+    @classmethod
+    def _fetch_allow_entries(cls, value: object) -> object:
+        """A list (newsqa.toml) or a string of entries; each a host name or a CIDR range, else an error."""
+        from index.netguard import AllowList
+
+        if isinstance(value, list | tuple):
+            value = ", ".join(str(v) for v in value)
+        if isinstance(value, str):
+            AllowList.parse(value)  # ValueError names the entry
+        return value
 
     @classmethod
     def settings_customise_sources(

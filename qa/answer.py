@@ -7,7 +7,7 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import closing, suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -17,16 +17,19 @@ from index.embed import make_embedder
 from index.ingest import EMBED_BACKEND_KEY, Ingestor
 from index.settings import Settings, use_offline_environment
 from qa.abstain import weak_evidence
+from qa.answer_type import expected_kind
 from qa.choices import choice_hint
 from qa.cite import check_citations, is_abstention
 from qa.conflict import conflict_note, find_conflicts
 from qa.context import condense
 from qa.dates import to_date, to_iso
-from qa.llm import LLM, get_llm
+from qa.llm import LLM, get_llm, supports_grammar
 from qa.models import Answer, OtherReport, Passage, Timings
+from qa.outlets import OutletMention, find_outlets, without_outlets
 from qa.prompt import NOT_COVERED, build_messages, rewrite_messages, with_choices
 from qa.rerank import MODEL_FILE, LinearReranker
 from qa.retrieve import Mode, Retriever, check_filters, day_number, lexical_filters
+from qa.spans import candidate_spans, choice_grammar, span_grammar
 from qa.timerange import resolve_time, strip_time
 from qa.whats_new import asks_whats_new, day_before, nothing_new, novel_passages
 
@@ -47,6 +50,7 @@ class Search:
     filters: Filters
     window: tuple[str, str] | None = None  # the time the question speaks of: preferred, not required
     boost: tuple[str, str] | None = None  # a bare year's span: a small extra vote
+    outlets: list[OutletMention] = field(default_factory=list)  # the corpus's outlets the question names
 
     def shown(self) -> dict[str, Any]:
         """The filters as the answer reports them, the preferred dates under ``preferring``."""
@@ -102,6 +106,10 @@ class Engine:
         if beyond:
             return [], beyond
         options = {"mode": mode, "boost": search.boost, "window": search.window}
+        if search.outlets and not choices:
+            return self.retriever.retrieve_covering(
+                search.query, search.outlets, k, search.filters, **options
+            ), None
         if choices:
             return self.retriever.retrieve_for_choices(
                 search.query, choices, k, search.filters, **options
@@ -183,9 +191,12 @@ class Engine:
         if outlets:
             merged["outlet"] = [outlets] if isinstance(outlets, str) else list(outlets)
         search = Search(question, merged)
+        if not merged.get("outlet"):  # an outlet filter already says where to look
+            search.outlets = find_outlets(question, self.lexical.outlet_names())
         if as_of is not None:
             merged["until"] = min(filter(None, [merged.get("until"), as_of.isoformat()]))
-            span = resolve_time(question, as_of)
+            # an outlet's name is no time word ("Business Today"): time is read from the rest
+            span = resolve_time(without_outlets(question, search.outlets), as_of)
             if span is not None:
                 search.query = strip_time(question, span) or question
                 if _YEAR_ONLY.search(span.text):
@@ -257,7 +268,7 @@ class Engine:
         timings = Timings(retrieve_ms=elapsed())
         base = Answer(question, NOT_COVERED, [], passages, timings, "", rewritten_question=rewritten,
                       filters=search.shown(), style=style, retrieved=passages)  # fmt: skip
-        reason = beyond or weak_evidence(asked, passages, self.settings.min_relevance)
+        reason = beyond or weak_evidence(asked, passages, self.settings.min_relevance, search.outlets)
         if reason and not (choices and passages):  # a quiz wants a pick: the model weighs the choices
             yield NOT_COVERED
             timings.first_token_ms = timings.total_ms = elapsed()
@@ -338,16 +349,18 @@ class Engine:
         timings = base.timings
         passages = base.retrieved
         budget = self.settings.context_tokens if context_tokens is None else context_tokens
+        question = asked
         if choices:
-            question = asked
             asked = with_choices(asked, choices)
         shown = condense(asked, passages, self.embedder, budget)
         if choices:
             asked = f"{asked} {choice_hint(question, choices, shown)}".strip()
         messages = build_messages(asked, shown, style=base.style, as_of=as_of.isoformat())
         max_tokens = 48 if base.style == "short" else self.settings.max_answer_tokens
+        grammar = self._answer_grammar(question if choices else asked, shown, base.style, choices)
         pieces: list[str] = []
-        with closing(self.llm.stream(messages, max_tokens=max_tokens)) as stream:
+        options = {"grammar": grammar} if grammar else {}
+        with closing(self.llm.stream(messages, max_tokens=max_tokens, **options)) as stream:
             for piece in stream:
                 if timings.first_token_ms is None:
                     timings.first_token_ms = (time.perf_counter() - start) * 1000
@@ -383,6 +396,19 @@ class Engine:
             yield replace(base, abstained=True, abstain_reason=why)
             return
         yield replace(base, text=text, citations=citations)
+
+    def _answer_grammar(
+        self, question: str, shown: list[Passage], style: str, choices: list[str] | None
+    ) -> str | None:
+        """With ``answer_spans`` on a backend that takes grammars: a quiz answer held to one of its choices,
+        a short answer to a who / how many / when question held to a span of the shown passages."""
+        if not (self.settings.answer_spans and shown and supports_grammar(self.llm)):
+            return None
+        if choices:
+            return choice_grammar(choices, len(shown))
+        kind = expected_kind(question) if style == "short" else None
+        spans = candidate_spans(shown, kind, question) if kind else []
+        return span_grammar(spans, len(shown)) if spans else None
 
     def ask(self, question: str, **options: Any) -> Answer:
         """Answer a question with numbered citations, or say the articles do not cover it (see ``stream``)."""

@@ -122,8 +122,16 @@ def ingest(
     ray_address: str | None,
     ray_workers: int | None,
 ) -> None:
-    """Add article files or folders to the index: .txt .md .html .htm .json .jsonl .csv, and their .gz;
-    or http(s) URLs of RSS / Atom feeds (their entries' pages are fetched) and of article pages."""
+    """Add article files or folders to the index, or http(s) URLs.
+
+    \b
+    Files: .txt .md .html .htm .json .jsonl .csv (and their .gz);
+      .pdf (text layer; one article per file), .docx (one article per file),
+      .warc .warc.gz .arc .arc.gz (web archives: each HTML page an article),
+      .eml .mbox (e-mail newsletters: each message an article).
+    URLs: RSS / Atom feeds and news sitemaps or sitemap indexes (their pages are fetched),
+      and single article pages.
+    Files of other types found in folders are skipped and counted by type."""
     from index.embed_ray import RayUnavailable
     from index.ingest import Ingestor
     from qa.answer import Engine
@@ -217,7 +225,8 @@ def feeds() -> None:
 @click.argument("url")
 @click.pass_context
 def feeds_add(ctx: click.Context, url: str) -> None:
-    """List the RSS or Atom feed at URL (http or https); nothing is fetched until 'newsqa feeds poll'."""
+    """List the RSS or Atom feed, or news sitemap (or sitemap index), at URL (http or https); nothing is
+    fetched until 'newsqa feeds poll' (later polls fetch only a sitemap's pages dated after the last one)."""
     from index.feedlist import FeedList, FeedListError
     from index.fetch import FetchError
 
@@ -627,14 +636,55 @@ def _eval_dir(path: Path | None) -> Path:
     show_default=True,
 )
 @click.option("--short-only", is_flag=True, help="Only the short answers (recall, EM, F1): 3x faster.")
+@click.option(
+    "--compare-spans", is_flag=True, help="Also answer short with NEWSQA_ANSWER_SPANS the other way round."
+)
 @click.pass_context
 def eval_realtimeqa(ctx: click.Context, split: str, limit: int | None, seed: int | None, scope: str,
-                    eval_dir: Path | None, report_dir: Path, short_only: bool) -> None:  # fmt: skip
+                    eval_dir: Path | None, report_dir: Path, short_only: bool,
+                    compare_spans: bool) -> None:  # fmt: skip
     """RealTime QA: recall@k, short-answer EM/F1, containment, multiple choice, citations, latency."""
     from qa.evaluate.run import run_realtimeqa
 
     run_realtimeqa(_settings(ctx), eval_dir=_eval_dir(eval_dir), split=split, limit=limit, scope=scope,
-                   report_dir=report_dir, echo=click.echo, seed=seed, short_only=short_only)  # fmt: skip
+                   report_dir=report_dir, echo=click.echo, seed=seed, short_only=short_only,
+                   compare_spans=compare_spans)  # fmt: skip
+
+
+@evaluate.command("multihop")
+@click.option("--limit", type=int, default=None, help="Only the first N questions.")
+@click.option("--seed", type=int, default=None, help="Shuffle the questions with this seed first.")
+@click.option(
+    "--corpus",
+    "scope",
+    type=click.Choice(["full", "evidence"]),
+    default="full",
+    show_default=True,
+    help="Index all 609 articles, or only the chosen questions' evidence articles and as many others.",
+)
+@click.option("--retrieval-only", is_flag=True, help="Only Hits@4 / Hits@10 / MRR@10 (no model: fast).")
+@click.option(
+    "--compare-spans",
+    is_flag=True,
+    help="Also answer with NEWSQA_ANSWER_SPANS the other way round (cached prompt).",
+)
+@click.option("--eval-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("reports/multihop"),
+    show_default=True,
+)
+@click.pass_context
+def eval_multihop(ctx: click.Context, limit: int | None, seed: int | None, scope: str, retrieval_only: bool,
+                  compare_spans: bool, eval_dir: Path | None, report_dir: Path) -> None:  # fmt: skip
+    """MultiHop-RAG: Hits@4/@10, lenient accuracy, exact match and F1 by question type, nulls declined."""
+    from qa.evaluate.multihop import run_multihop
+
+    run_multihop(_settings(ctx), eval_dir=_eval_dir(eval_dir), limit=limit, seed=seed, scope=scope,
+                 report_dir=report_dir, echo=click.echo, retrieval_only=retrieval_only,
+                 compare_spans=compare_spans)  # fmt: skip
 
 
 @evaluate.command("rgb")

@@ -35,6 +35,11 @@ class LLM(Protocol):
         ...
 
 
+def supports_grammar(llm: LLM) -> bool:
+    """True when ``llm.stream`` takes a llama.cpp ``grammar`` (the local backend)."""
+    return bool(getattr(llm, "grammars", False))
+
+
 class OpenAICompatibleLLM:
     """Chat completions over the OpenAI protocol (streaming, temperature 0), with bounded retries.
 
@@ -78,8 +83,13 @@ class OpenAICompatibleLLM:
         """The waits before each retry, in seconds (``attempts - 1`` of them)."""
         return [min(self.backoff * 2**i, self.backoff_max) for i in range(self.attempts - 1)]
 
-    def stream(self, messages: list[dict[str, str]], *, max_tokens: int) -> Iterator[str]:
-        """Yield the reply piece by piece; retry (bounded) only while nothing has been yielded yet."""
+    grammars = False  # whether the server takes llama.cpp's ``grammar`` (LocalLLM does)
+
+    def stream(
+        self, messages: list[dict[str, str]], *, max_tokens: int, grammar: str | None = None
+    ) -> Iterator[str]:
+        """Yield the reply piece by piece; retry (bounded) only while nothing has been yielded yet.
+        ``grammar`` (GBNF) holds the reply to its sentences where the server takes one (``grammars``)."""
         import httpx
         import openai
 
@@ -89,8 +99,9 @@ class OpenAICompatibleLLM:
         for attempt in range(1, self.attempts + 1):
             try:
                 response = self._client.chat.completions.create(
-                    model=self.model, messages=messages, max_tokens=max_tokens, temperature=0, stream=True
-                )
+                    model=self.model, messages=messages, max_tokens=max_tokens, temperature=0, stream=True,
+                    extra_body={"grammar": grammar} if grammar and self.grammars else None,
+                )  # fmt: skip
                 with response:
                     for event in response:
                         if event.choices and event.choices[0].delta.content:
@@ -173,6 +184,8 @@ def _describe(exc: BaseException) -> str:
 
 class LocalLLM(OpenAICompatibleLLM):
     """llama.cpp in-process (xllamacpp), loaded once, listening only on 127.0.0.1."""
+
+    grammars = True
 
     def __init__(
         self, model_path: Path, *, name: str, threads: int, n_ctx: int, port: int = 0, **retry: float

@@ -372,3 +372,74 @@ class Retriever:
                 found.setdefault(passage.chunk_id, passage)
         best = sorted(fused, key=lambda cid: (-fused[cid], cid))[:top_k]
         return [replace(found[cid], n=n) for n, cid in enumerate(best, start=1)]
+
+    def retrieve_covering(
+        self,
+        question: str,
+        mentions: Sequence[Any],
+        top_k: int,
+        filters: dict[str, Any] | None = None,
+        *,
+        whole: Literal["stripped", "question"] = "stripped",
+        part: Literal["segment", "stripped"] = "stripped",
+        merge: Literal["heads", "main"] = "heads",
+        **options: Any,
+    ) -> list[Passage]:
+        """Passages for a question that names outlets (``qa.outlets.OutletMention``s): each named outlet's
+        best passages, found by a search limited to that outlet, are placed among the ``top_k`` along with
+        the best of the whole corpus, so "as reported by both The Verge and TechCrunch" reads both.
+
+        The whole corpus and each outlet are searched with the question, its outlet names cut out (on
+        MultiHop-RAG dev this beat the whole question, and the part of the question around each mention:
+        benchmarks/multihop_sweep.py, docs/evaluation.md). An outlet named twice ("the TechCrunch article
+        on X … the TechCrunch article on Y") gets one search per mention. ``whole``, ``part`` and ``merge``
+        choose the other ways the sweep measured."""
+        from qa.outlets import find_outlets, without_outlets
+
+        found = find_outlets(question, {o for m in mentions for o in m.outlets})
+        stripped = without_outlets(question, found) or question
+        main = self.retrieve(stripped if whole == "stripped" else question, top_k, filters, **options)
+        lists = []
+        for i, mention in enumerate(found):
+            if part == "segment":
+                start = found[i - 1].end if i else 0
+                end = found[i + 1].start if i + 1 < len(found) else len(question)
+                part = without_outlets(question[start:end], [m for m in found if start <= m.start < end])
+                query = part if len(part.split()) >= 4 else stripped
+            else:
+                query = stripped
+            limited = dict(filters or {}) | {"outlet": list(mention.outlets)}
+            lists.append(self.retrieve(query, top_k, limited, **options))
+        return _merge_covering(main, lists, top_k, merge)
+
+
+def _merge_covering(main: list[Passage], lists: list[list[Passage]], top_k: int, how: str) -> list[Passage]:
+    """The ``top_k`` passages: the best of each outlet's list first (``heads``), then the whole corpus's
+    order, then the rest of the outlets' lists in turn; no chunk twice."""
+    order: list[Passage] = []
+    seen: set[str] = set()
+
+    def add(passage: Passage) -> None:
+        if passage.chunk_id not in seen:
+            seen.add(passage.chunk_id)
+            order.append(passage)
+
+    if how == "heads":
+        for listed in lists:
+            if listed:
+                add(listed[0])
+        for passage in main:
+            add(passage)
+    else:  # "main": the whole corpus's order, each outlet's best brought into the top k
+        heads = [listed[0] for listed in lists if listed]
+        top = {p.chunk_id for p in main[:top_k]}
+        missing = [h for h in heads if h.chunk_id not in top]
+        for passage in main[: max(0, top_k - len(missing))]:
+            add(passage)
+        for passage in missing + main:
+            add(passage)
+    for depth in range(top_k):
+        for listed in lists:
+            if depth < len(listed):
+                add(listed[depth])
+    return [replace(p, n=n) for n, p in enumerate(order[:top_k], start=1)]

@@ -84,7 +84,7 @@ def realtimeqa_corpus(eval_dir: Path, questions: list[dict], scope: str, folder:
 
 
 def _realtimeqa_row(
-    engine, q: dict[str, Any], top_k: int, short_only: bool = False
+    engine, q: dict[str, Any], top_k: int, short_only: bool = False, compare_spans: bool = False
 ) -> tuple[dict[str, Any], str]:  # noqa: ANN001
     """Ask one RealTime QA question three ways (normal, short, multiple choice; ``short_only``: only the
     short answer) and score the answers; returns the result row and the short answer's text."""
@@ -101,11 +101,26 @@ def _realtimeqa_row(
         "retrieved_has_gold": recall_at_k([p.text for p in short.retrieved], gold),
         "best_score": round(max((p.score for p in short.retrieved), default=0.0), 4),
         "short_answer": short.text,
+        "short_abstained": short.abstained,
+        "short_abstain_reason": short.abstain_reason,
+        "short_contains_gold": not short.abstained and contains_answer(short.text.split("[")[0], gold),
         "em": exact_match(short.text.split("[")[0], gold),
         "f1": token_f1(short.text.split("[")[0], gold),
         "filters": short.filters,
         "retrieve_ms": short.timings.retrieve_ms,
     }
+    if compare_spans:  # the same prompt again (cached), the answer held to spans the other way round
+        engine.settings.answer_spans = not engine.settings.answer_spans
+        try:
+            other = engine.ask(q["query"], as_of=as_of, top_k=top_k, style="short")
+        finally:
+            engine.settings.answer_spans = not engine.settings.answer_spans
+        said = other.text.split("[")[0]
+        row |= {
+            "other_short_answer": other.text,
+            "other_em": exact_match(said, gold),
+            "other_f1": token_f1(said, gold),
+        }
     if not short_only:
         row |= _full_answers(engine, q, top_k, as_of, gold)
     return row, short.text
@@ -148,6 +163,7 @@ def run_realtimeqa(
     seed: int | None = None,
     top_k: int = 5,
     short_only: bool = False,
+    compare_spans: bool = False,
 ) -> dict[str, Any]:
     """Evaluate on RealTime QA (passages per question: ``top_k``, recall@top_k); returns the summary (and
     writes the report when ``report_dir`` is set). ``short_only`` asks only for the short answer (recall,
@@ -168,17 +184,12 @@ def run_realtimeqa(
     if trained:
         echo(trained)
     echo(f"index: {report.summary().splitlines()[0]} ({time.perf_counter() - started:.0f} s)")
-    rows = []
-    partial = (report_dir / "results.partial.jsonl") if report_dir else None
-    if partial:
-        report_dir.mkdir(parents=True, exist_ok=True)
-        partial.write_text("")
+    rows: list[dict[str, Any]] = []
+    keep = partial_writer(report_dir)
     for i, q in enumerate(questions, start=1):
-        row, short_text = _realtimeqa_row(engine, q, top_k, short_only)
+        row, short_text = _realtimeqa_row(engine, q, top_k, short_only, compare_spans)
         rows.append(row)
-        if partial:  # an interrupted run keeps what it measured
-            with partial.open("a") as handle:
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        keep(row)
         echo(
             f"[{i}/{len(questions)}] F1 {row['f1']:.2f} MC {'-' if short_only else '✓' if row['mc_correct'] else '✗'} "
             f"R@k {'✓' if row['retrieved_has_gold'] else '✗'} | {q['query'][:70]} → {short_text[:40]!r} (gold {row['gold']!r})"
@@ -195,6 +206,22 @@ def run_realtimeqa(
     }
     summary["targets"] = REALTIMEQA_TARGETS
     return _finish(summary, rows, report_dir, f"newsqa on RealTime QA ({split}, {len(rows)} questions)", echo)
+
+
+def partial_writer(report_dir: Path | None) -> Callable[[dict[str, Any]], None]:
+    """A function that appends a result row to ``results.partial.jsonl`` in ``report_dir`` (emptied first),
+    so an interrupted run keeps what it measured; does nothing without a report folder."""
+    if report_dir is None:
+        return lambda row: None
+    report_dir.mkdir(parents=True, exist_ok=True)
+    partial = report_dir / "results.partial.jsonl"
+    partial.write_text("")
+
+    def keep(row: dict[str, Any]) -> None:
+        with partial.open("a") as handle:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+    return keep
 
 
 def _finish(
@@ -219,10 +246,26 @@ def summarize_realtimeqa(rows: list[dict[str, Any]], k: int) -> dict[str, Any]:
         f"recall@{k}": _mean([float(r["retrieved_has_gold"]) for r in recall_rows]),
         "short_f1": _mean([r["f1"] for r in free]),
         "short_em": _mean([r["em"] for r in free]),
+        "short_f1_other_spans": _mean([r["other_f1"] for r in free if "other_f1" in r]),
+        "short_em_other_spans": _mean([r["other_em"] for r in free if "other_em" in r]),
         "containment_accuracy": _mean([float(r["contains_gold"]) for r in free_full]),
         "multiple_choice_accuracy": _mean([float(r["mc_correct"]) for r in full]),
         "citation_validity": _mean([float(bool(r["citation_valid"])) for r in answered]),
         "abstention_rate": _mean([float(r["abstained"]) for r in full]),
+        "short_answered_right": _mean(
+            [
+                float(r["short_contains_gold"])
+                for r in recall_rows
+                if r["free_text_scored"] and "short_abstained" in r
+            ]
+        ),
+        "short_declined_unanswerable": _mean(
+            [
+                float(r["short_abstained"])
+                for r in rows
+                if "short_abstained" in r and not r["gold_in_search_docs"]
+            ]
+        ),
         "retrieve_p50_ms": percentile([r["retrieve_ms"] for r in rows if "retrieve_ms" in r], 50),
         "first_token_p50_ms": percentile([r["first_token_ms"] for r in answered], 50),
         "first_token_p95_ms": percentile([r["first_token_ms"] for r in answered], 95),

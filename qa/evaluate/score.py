@@ -36,6 +36,10 @@ __all__ = [
     "recall_at_k",
     "rgb_correct",
     "token_f1",
+    "strip_citations",
+    "lenient_match",
+    "evidence_hits",
+    "reciprocal_rank",
 ]
 
 _ASCII_PUNCT = frozenset(string.punctuation)
@@ -279,3 +283,30 @@ def flags_conflict(answer_text: str, gold: Any = None, fake: Any = None) -> bool
         if not _NEGATED.search(text[max(0, m.start() - 40) : m.start()]):
             return True
     return gold is not None and fake is not None and rgb_correct(text, gold) and rgb_correct(text, fake)
+
+
+def strip_citations(text: str) -> str:
+    """An answer without its ``[n]`` citations (what the scorers compare)."""
+    return re.sub(r"\s*\[\d+\]", "", text or "").strip()
+
+
+def lenient_match(prediction: str, gold: str) -> bool:
+    """MultiHop-RAG's accuracy rule: the prediction and the gold share a word. Both are SQuAD-normalized
+    first (lowercase, punctuation and articles dropped), so "Yes." matches "yes" and "the" matches nothing;
+    the paper splits the raw lowercased strings, which counts "the" and not "yes.": a little stricter here."""
+    return bool(set(normalize_answer(prediction).split()) & set(normalize_answer(gold).split()))
+
+
+def evidence_hits(passage_texts: Sequence[str], facts: Sequence[str], k: int) -> bool:
+    """MultiHop-RAG's Hits@k: one of the first ``k`` passages holds a gold evidence sentence (whitespace
+    ignored, as the paper's ``retrieval_evaluate.py``)."""
+    squeezed = [re.sub(r"\s+", "", fact) for fact in facts if fact]
+    return any(fact in re.sub(r"\s+", "", text) for text in passage_texts[:k] for fact in squeezed)
+
+
+def reciprocal_rank(passage_texts: Sequence[str], facts: Sequence[str], k: int = 10) -> float:
+    """1 / rank of the first of the ``k`` passages that holds a gold evidence sentence (0 if none)."""
+    for rank in range(1, min(k, len(passage_texts)) + 1):
+        if evidence_hits(passage_texts[rank - 1 : rank], facts, 1):
+            return 1.0 / rank
+    return 0.0
