@@ -102,9 +102,9 @@ def test_find_files_recurses_and_reports(tmp_path) -> None:
     (tmp_path / "a" / "b").mkdir(parents=True)
     (tmp_path / "a" / "b" / "x.txt").write_text("x")
     (tmp_path / "a" / "y.md").write_text("y")
-    (tmp_path / "a" / "skip.pdf").write_text("z")
-    (tmp_path / "note.pdf").write_text("z")
-    found = find_files([tmp_path / "a", tmp_path / "note.pdf", tmp_path / "missing.txt"])
+    (tmp_path / "a" / "skip.pptx").write_text("z")
+    (tmp_path / "note.pptx").write_text("z")
+    found = find_files([tmp_path / "a", tmp_path / "note.pptx", tmp_path / "missing.txt"])
     assert sorted(p.name for p in found.files) == ["x.txt", "y.md"]
-    assert [p.name for p in found.unsupported] == ["note.pdf"]
+    assert [p.name for p in found.unsupported] == ["note.pptx"]
     assert [p.name for p in found.missing] == ["missing.txt"]

@@ -156,15 +156,16 @@ def test_reranker_training_is_deterministic_and_quotes_stay_inside_passages(rtqa
             assert all(piece in whole[p.chunk_id] for piece in p.text.split("\n\n")), p.text
 
 
-def test_the_cut_keeps_answers_the_cosine_cut_dropped(rtqa) -> None:
+def test_the_cut_drops_no_answer_the_cosine_cut_kept(rtqa) -> None:
     """Issue 24: the sentence cut that votes for the question's rare words and for the kind of answer it
-    wants keeps gold answers that the cosine-only cut (before) dropped from the 300-token prompt, and drops
-    none that it kept, on the answerable questions of the first 15 (benchmarks/context_cut.py measures all
-    79 at 300 tokens: 0.608 → 0.722)."""
+    wants drops no gold answer that the cosine-only cut (before) kept in the 300-token prompt, on the
+    answerable questions of the first 15. On this 108-article index both cuts keep the same answers (seen
+    2026-12-07); the gain is measured on the 907-document index by benchmarks/context_cut.py (all 79
+    answerable: 0.608 → 0.722; two of these 15, 20260501_11 and 20260703_23, gain there)."""
     from qa.context import COSINE_ONLY, DEFAULT_CUT, condense
 
     engine = rtqa[0]
-    kept = {"before": set(), "after": set()}
+    kept: dict[str, set[str]] = {"before": set(), "after": set()}
     for q in _questions(N_QUESTIONS):
         if not q["derived_answer_string_in_search_docs"]:
             continue
@@ -176,6 +177,5 @@ def test_the_cut_keeps_answers_the_cosine_cut_dropped(rtqa) -> None:
             if recall_at_k([p.text for p in shown], gold_answer(q)):
                 kept[name].add(q["question_id"])
     print({name: sorted(ids) for name, ids in kept.items()})
-    # measured on the 907-document index: 2 gained (20260501_11, 20260703_23), none lost
-    assert len(kept["after"] - kept["before"]) >= 2, kept
     assert not kept["before"] - kept["after"], kept
+    assert len(kept["after"]) >= 7, kept  # of the 10 answerable (recall@5 is 1.0 on this index)
