@@ -13,7 +13,6 @@ answers and evidence are read only here, by the scorers.
 from __future__ import annotations
 
 import json
-import random
 import time
 from datetime import date
 from pathlib import Path
@@ -28,6 +27,7 @@ from qa.evaluate.run import (
     _jsonl,
     _mean,
     _settings_summary,
+    chosen_questions,
     partial_writer,
 )
 from qa.evaluate.score import (
@@ -181,10 +181,7 @@ def run_multihop(
     ``answer_spans`` the other way round (``accuracy_other_spans``)."""
     from qa.answer import Engine
 
-    questions = _jsonl(eval_dir / "multihop_rag" / "queries_dev.jsonl")
-    if seed is not None:
-        random.Random(seed).shuffle(questions)
-    questions = questions[:limit] if limit else questions
+    questions = chosen_questions(eval_dir / "multihop_rag" / "queries_dev.jsonl", seed, limit)
     engine = Engine(settings)
     folder = settings.data_dir
     folder.mkdir(parents=True, exist_ok=True)

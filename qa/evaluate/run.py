@@ -170,10 +170,7 @@ def run_realtimeqa(
     EM, F1; a third of the model's time): the normal and multiple-choice metrics are then None."""
     from qa.answer import Engine
 
-    questions = _jsonl(eval_dir / "realtimeqa" / f"queries_{split}.jsonl")
-    if seed is not None:
-        random.Random(seed).shuffle(questions)
-    questions = questions[:limit] if limit else questions
+    questions = chosen_questions(eval_dir / "realtimeqa" / f"queries_{split}.jsonl", seed, limit)
     engine = Engine(settings)
     folder = settings.data_dir
     folder.mkdir(parents=True, exist_ok=True)
@@ -206,6 +203,14 @@ def run_realtimeqa(
     }
     summary["targets"] = REALTIMEQA_TARGETS
     return _finish(summary, rows, report_dir, f"newsqa on RealTime QA ({split}, {len(rows)} questions)", echo)
+
+
+def chosen_questions(path: Path, seed: int | None, limit: int | None) -> list[dict[str, Any]]:
+    """The questions of a JSON-lines file, shuffled with ``seed`` (when given), the first ``limit``."""
+    questions = _jsonl(path)
+    if seed is not None:
+        random.Random(seed).shuffle(questions)
+    return questions[:limit] if limit else questions
 
 
 def partial_writer(report_dir: Path | None) -> Callable[[dict[str, Any]], None]:
