@@ -8,8 +8,7 @@ Run alone from the repository root, on an index of the MultiHop-RAG corpus (``ne
 Every variant goes through the engine's own search path (time words, ``as_of`` = the newest article's
 date, hybrid fusion) and differs only in how a question that names the corpus's outlets is searched:
 ``plain`` (the whole question, as before issue 24) or ``Retriever.retrieve_covering`` with the whole-corpus
-query (the question, or the question with its outlet names cut out), each outlet's query (the part around
-its mention, or the whole stripped question) and the merge (each outlet's best first, or the whole
+query (the question, or the question with its outlet names cut out) and the merge (each outlet's best first, or the whole
 corpus's order with each outlet's best brought in). Gold evidence is read by the scorer only.
 """
 
@@ -28,11 +27,10 @@ from qa.evaluate.score import evidence_hits, reciprocal_rank  # noqa: E402
 DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "multihop_rag"
 VARIANTS = {
     "plain": None,
-    "question, segment, heads": ("question", "segment", "heads"),
-    "stripped, segment, heads": ("stripped", "segment", "heads"),
-    "stripped, stripped, heads": ("stripped", "stripped", "heads"),
-    "stripped, segment, main": ("stripped", "segment", "main"),
-    "question, segment, main": ("question", "segment", "main"),
+    "question, heads": ("question", "heads"),
+    "stripped, heads (adopted)": ("stripped", "heads"),
+    "stripped, main": ("stripped", "main"),
+    "question, main": ("question", "main"),
 }
 
 
@@ -62,11 +60,10 @@ def main() -> None:
             if variant is None or not search.outlets:
                 ranked = engine.retriever.retrieve(search.query, 10, search.filters, **options)
             else:
-                whole, part, merge = variant
+                whole, merge = variant
                 ranked = engine.retriever.retrieve_covering(
-                    search.query, search.outlets, 10, search.filters, whole=whole, part=part, merge=merge,
-                    **options,
-                )  # fmt: skip
+                    search.query, search.outlets, 10, search.filters, whole=whole, merge=merge, **options
+                )
             texts = [p.text for p in ranked]
             for i, value in enumerate(
                 (

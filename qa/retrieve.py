@@ -381,7 +381,6 @@ class Retriever:
         filters: dict[str, Any] | None = None,
         *,
         whole: Literal["stripped", "question"] = "stripped",
-        part: Literal["segment", "stripped"] = "stripped",
         merge: Literal["heads", "main"] = "heads",
         **options: Any,
     ) -> list[Passage]:
@@ -389,27 +388,20 @@ class Retriever:
         best passages, found by a search limited to that outlet, are placed among the ``top_k`` along with
         the best of the whole corpus, so "as reported by both The Verge and TechCrunch" reads both.
 
-        The whole corpus and each outlet are searched with the question, its outlet names cut out (on
-        MultiHop-RAG dev this beat the whole question, and the part of the question around each mention:
-        benchmarks/multihop_sweep.py, docs/evaluation.md). An outlet named twice ("the TechCrunch article
-        on X … the TechCrunch article on Y") gets one search per mention. ``whole``, ``part`` and ``merge``
-        choose the other ways the sweep measured."""
-        from qa.outlets import find_outlets, without_outlets
+        The whole corpus and each named outlet (once, however often it is named) are searched with the
+        question, its outlet names cut out (benchmarks/multihop_sweep.py, docs/evaluation.md). ``whole``
+        and ``merge`` choose the other ways the sweep measured."""
+        from qa.outlets import find_outlets, named_outlets, without_outlets
 
+        # found again in ``question``: the mentions' positions are the asked question's, and the search
+        # text may have lost its time words
         found = find_outlets(question, {o for m in mentions for o in m.outlets})
         stripped = without_outlets(question, found) or question
         main = self.retrieve(stripped if whole == "stripped" else question, top_k, filters, **options)
-        lists = []
-        for i, mention in enumerate(found):
-            if part == "segment":
-                start = found[i - 1].end if i else 0
-                end = found[i + 1].start if i + 1 < len(found) else len(question)
-                part = without_outlets(question[start:end], [m for m in found if start <= m.start < end])
-                query = part if len(part.split()) >= 4 else stripped
-            else:
-                query = stripped
-            limited = dict(filters or {}) | {"outlet": list(mention.outlets)}
-            lists.append(self.retrieve(query, top_k, limited, **options))
+        lists = [
+            self.retrieve(stripped, top_k, dict(filters or {}) | {"outlet": list(group)}, **options)
+            for group in named_outlets(list(mentions))  # each outlet once
+        ]
         return _merge_covering(main, lists, top_k, merge)
 
 
