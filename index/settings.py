@@ -195,7 +195,7 @@ class Settings(BaseSettings):
         ge=0,
         description="Questions that may wait in the API's line behind the one being answered; past it a "
         "question gets 503 with Retry-After. Unset: as many as the measured mean answer time lets through "
-        "in about two minutes (qa/api_queue.py).",
+        "in about two minutes (qa/api/queue.py).",
     )
     chroma_host: str | None = Field(
         None, description="A Chroma server's host: store chunks there instead of the embedded store."

@@ -469,7 +469,7 @@ def timeline(
 def serve(ctx: click.Context, host: str | None, port: int | None, with_api: bool, insecure: bool) -> None:
     """Start the chat in the browser (ingests the sample corpus if the index is empty); with --api, the
     OpenAI-compatible API too, at http://HOST:PORT/api/v1 (schema at /api/docs)."""
-    from qa.api_auth import ApiConfigError, check_bind, credentials
+    from qa.api.auth import ApiConfigError, check_bind, credentials
     from qa.ui import page
 
     settings = _settings(ctx)
@@ -549,12 +549,12 @@ def migrate(ctx: click.Context, target: str, collection: str | None, page: int, 
 def api(ctx: click.Context, host: str, port: int, insecure: bool) -> None:
     """Serve the HTTP API: OpenAI-compatible /v1/chat/completions, /v1/ask, /v1/articles, /v1/ingest,
     /v1/stats, /healthz; the schema at /docs."""
-    from qa.api_auth import ApiConfigError, check_bind, credentials
+    from qa.api.auth import ApiConfigError, check_bind, credentials
 
     settings = _settings(ctx)
     try:
         check_bind(host, credentials(settings), insecure=insecure)  # before the heavy imports
-        from qa.api import serve
+        from qa.api.app import serve
 
         serve(settings, host=host, port=port, insecure=insecure)
     except ApiConfigError as exc:
@@ -637,18 +637,23 @@ def _eval_dir(path: Path | None) -> Path:
 )
 @click.option("--short-only", is_flag=True, help="Only the short answers (recall, EM, F1): 3x faster.")
 @click.option(
-    "--compare-spans", is_flag=True, help="Also answer short with NEWSQA_ANSWER_SPANS the other way round."
+    "--without-normal", is_flag=True, help="Skip the normal cited answer (short and multiple choice only)."
+)
+@click.option(
+    "--compare-spans",
+    is_flag=True,
+    help="Also answer short and multiple choice with NEWSQA_ANSWER_SPANS the other way round.",
 )
 @click.pass_context
 def eval_realtimeqa(ctx: click.Context, split: str, limit: int | None, seed: int | None, scope: str,
-                    eval_dir: Path | None, report_dir: Path, short_only: bool,
+                    eval_dir: Path | None, report_dir: Path, short_only: bool, without_normal: bool,
                     compare_spans: bool) -> None:  # fmt: skip
     """RealTime QA: recall@k, short-answer EM/F1, containment, multiple choice, citations, latency."""
     from qa.evaluate.run import run_realtimeqa
 
     run_realtimeqa(_settings(ctx), eval_dir=_eval_dir(eval_dir), split=split, limit=limit, scope=scope,
                    report_dir=report_dir, echo=click.echo, seed=seed, short_only=short_only,
-                   compare_spans=compare_spans)  # fmt: skip
+                   compare_spans=compare_spans, without_normal=without_normal)  # fmt: skip
 
 
 @evaluate.command("multihop")

@@ -470,7 +470,7 @@ def test_a_full_line_answers_what_the_setting_allows_and_turns_the_rest_away(
     ``Retry-After`` and an OpenAI-style error; none hangs; the line is empty afterwards."""
     from index.settings import Settings
     from qa.answer import Engine
-    from qa.api import create_app
+    from qa.api.app import create_app
     from qa.llm import get_llm
 
     settings = Settings(data_dir=api.data, llm="openai", openai_base_url=llm.url, openai_model="smollm2",
@@ -606,7 +606,7 @@ def test_answers_one_at_a_time_and_errors_in_words(tmp_path: Path) -> None:
     own answer; a client that leaves stops its answer; an LLM that is down is a 503 with the reason, and
     one that fails mid-answer ends the stream with an error event (no ``[DONE]``)."""
     from index.settings import Settings
-    from qa.api import create_app
+    from qa.api.app import create_app
 
     settings = Settings(data_dir=tmp_path, api_max_waiting=30)  # twenty at once all wait their turn
     engine = ScriptedEngine(settings)
@@ -648,8 +648,8 @@ def test_a_full_line_says_when_to_come_back_and_a_client_that_leaves_gives_up_it
     line at once and is never answered, and its place goes to the next; afterwards the line is empty and
     reports the measured mean."""
     from index.settings import Settings
-    from qa.api import create_app
-    from qa.api_queue import PRIOR_ANSWER_S
+    from qa.api.app import create_app
+    from qa.api.queue import PRIOR_ANSWER_S
 
     settings = Settings(data_dir=tmp_path, api_max_waiting=2)
     engine = ScriptedEngine(settings)
@@ -690,7 +690,7 @@ def test_the_default_limit_keeps_the_wait_near_two_minutes(monkeypatch: pytest.M
     from pydantic import ValidationError
 
     from index.settings import Settings
-    from qa.api_queue import auto_max_waiting, retry_after
+    from qa.api.queue import auto_max_waiting, retry_after
 
     assert [auto_max_waiting(s) for s in (15, 2, 0.5, 119, 200)] == [8, 60, 100, 1, 1]
     assert [retry_after(s) for s in (0.2, 2.5, 15)] == [1, 3, 15]
@@ -707,7 +707,7 @@ def test_the_answer_json_has_every_field_of_the_answer() -> None:
     must be added to their API models too."""
     import dataclasses
 
-    from qa import api_models
+    from qa.api import models as api_models
     from qa.models import Answer, Citation, OtherReport, Passage, Timings
 
     pairs = [(Answer, api_models.AnswerOut), (Citation, api_models.CitationOut), (Passage, api_models.PassageOut),

@@ -83,9 +83,23 @@ def realtimeqa_corpus(eval_dir: Path, questions: list[dict], scope: str, folder:
     return subset
 
 
+def _flipped_spans(engine, ask: Callable[[], Any]) -> Any:  # noqa: ANN001
+    """``ask()`` with NEWSQA_ANSWER_SPANS the other way round (restored afterwards)."""
+    engine.settings.answer_spans = not engine.settings.answer_spans
+    try:
+        return ask()
+    finally:
+        engine.settings.answer_spans = not engine.settings.answer_spans
+
+
 def _realtimeqa_row(
-    engine, q: dict[str, Any], top_k: int, short_only: bool = False, compare_spans: bool = False
-) -> tuple[dict[str, Any], str]:  # noqa: ANN001
+    engine,  # noqa: ANN001
+    q: dict[str, Any],
+    top_k: int,
+    short_only: bool = False,
+    compare_spans: bool = False,
+    without_normal: bool = False,
+) -> tuple[dict[str, Any], str]:
     """Ask one RealTime QA question three ways (normal, short, multiple choice; ``short_only``: only the
     short answer) and score the answers; returns the result row and the short answer's text."""
     as_of = date.fromisoformat(normalize_date(q["question_date"]) or date.today().isoformat())
@@ -110,11 +124,9 @@ def _realtimeqa_row(
         "retrieve_ms": short.timings.retrieve_ms,
     }
     if compare_spans:  # the same prompt again (cached), the answer held to spans the other way round
-        engine.settings.answer_spans = not engine.settings.answer_spans
-        try:
-            other = engine.ask(q["query"], as_of=as_of, top_k=top_k, style="short")
-        finally:
-            engine.settings.answer_spans = not engine.settings.answer_spans
+        other = _flipped_spans(
+            engine, lambda: engine.ask(q["query"], as_of=as_of, top_k=top_k, style="short")
+        )
         said = other.text.split("[")[0]
         row |= {
             "other_short_answer": other.text,
@@ -122,16 +134,35 @@ def _realtimeqa_row(
             "other_f1": token_f1(said, gold),
         }
     if not short_only:
+        row |= _choice_answers(engine, q, top_k, as_of, compare_spans)
+    if not (short_only or without_normal):
         row |= _full_answers(engine, q, top_k, as_of, gold)
     return row, short.text
 
 
+def _choice_answers(
+    engine, q: dict[str, Any], top_k: int, as_of: date, compare_spans: bool
+) -> dict[str, Any]:  # noqa: ANN001
+    """The multiple-choice answer (and with ``compare_spans`` the same with spans the other way round)."""
+
+    def ask() -> Any:
+        return engine.ask(q["query"], as_of=as_of, top_k=top_k, style="short", choices=q["choices"])
+
+    row: dict[str, Any] = {}
+    for prefix, mc in [("", ask())] + ([("other_", _flipped_spans(engine, ask))] if compare_spans else []):
+        picked = choice_from_answer(mc.text, q["choices"]) if not mc.abstained else None
+        row |= {
+            f"{prefix}mc_answer": mc.text,
+            f"{prefix}mc_choice": picked,
+            f"{prefix}mc_correct": picked is not None and picked in q["answer_index"],
+        }
+    return row
+
+
 def _full_answers(engine, q: dict[str, Any], top_k: int, as_of: date, gold: Any) -> dict[str, Any]:  # noqa: ANN001
-    """The normal and the multiple-choice answer of a RealTime QA question, scored (the row's other half)."""
+    """The normal answer of a RealTime QA question, scored (the row's other half)."""
     normal = engine.ask(q["query"], as_of=as_of, top_k=top_k)
-    mc = engine.ask(q["query"], as_of=as_of, top_k=top_k, style="short", choices=q["choices"])
     cited = [c.passage.text for c in normal.citations]
-    picked = choice_from_answer(mc.text, q["choices"]) if not mc.abstained else None
     return {
         "answer": normal.text,
         "abstained": normal.abstained,
@@ -139,9 +170,6 @@ def _full_answers(engine, q: dict[str, Any], top_k: int, as_of: date, gold: Any)
         "contains_gold": contains_answer(normal.text, gold),
         "citations": [c.n for c in normal.citations],
         "citation_valid": citation_valid(cited, gold) if normal.citations else None,
-        "mc_answer": mc.text,
-        "mc_choice": picked,
-        "mc_correct": picked is not None and picked in q["answer_index"],
         "retrieved": [
             {"n": p.n, "title": p.title, "date": p.date, "score": round(p.score, 3)} for p in normal.retrieved
         ],
@@ -164,10 +192,13 @@ def run_realtimeqa(
     top_k: int = 5,
     short_only: bool = False,
     compare_spans: bool = False,
+    without_normal: bool = False,
 ) -> dict[str, Any]:
     """Evaluate on RealTime QA (passages per question: ``top_k``, recall@top_k); returns the summary (and
     writes the report when ``report_dir`` is set). ``short_only`` asks only for the short answer (recall,
-    EM, F1; a third of the model's time): the normal and multiple-choice metrics are then None."""
+    EM, F1; a third of the model's time): the normal and multiple-choice metrics are then None;
+    ``without_normal`` skips only the normal answer; ``compare_spans`` asks the short and multiple-choice
+    answers again with NEWSQA_ANSWER_SPANS the other way round."""
     from qa.answer import Engine
 
     questions = chosen_questions(eval_dir / "realtimeqa" / f"queries_{split}.jsonl", seed, limit)
@@ -184,7 +215,7 @@ def run_realtimeqa(
     rows: list[dict[str, Any]] = []
     keep = partial_writer(report_dir)
     for i, q in enumerate(questions, start=1):
-        row, short_text = _realtimeqa_row(engine, q, top_k, short_only, compare_spans)
+        row, short_text = _realtimeqa_row(engine, q, top_k, short_only, compare_spans, without_normal)
         rows.append(row)
         keep(row)
         echo(
@@ -197,7 +228,11 @@ def run_realtimeqa(
         "top_k": top_k,
         "split": split,
         "questions": len(rows),
-        "answers": "short" if short_only else "normal, short, multiple choice",
+        "answers": "short"
+        if short_only
+        else "short, multiple choice"
+        if without_normal
+        else "normal, short, multiple choice",
         "corpus": scope,
         "seed": seed,
     }
@@ -244,7 +279,8 @@ def summarize_realtimeqa(rows: list[dict[str, Any]], k: int) -> dict[str, Any]:
     """The metrics over per-question rows."""
     recall_rows = [r for r in rows if r["gold_in_search_docs"]]
     free = [r for r in rows if r["free_text_scored"]]
-    full = [r for r in rows if "answer" in r]  # rows with the normal and multiple-choice answers
+    full = [r for r in rows if "answer" in r]  # rows with the normal answer
+    chosen = [r for r in rows if "mc_correct" in r]  # rows with the multiple-choice answer
     free_full = [r for r in full if r["free_text_scored"]]
     answered = [r for r in full if not r["abstained"]]
     metrics = {
@@ -254,7 +290,10 @@ def summarize_realtimeqa(rows: list[dict[str, Any]], k: int) -> dict[str, Any]:
         "short_f1_other_spans": _mean([r["other_f1"] for r in free if "other_f1" in r]),
         "short_em_other_spans": _mean([r["other_em"] for r in free if "other_em" in r]),
         "containment_accuracy": _mean([float(r["contains_gold"]) for r in free_full]),
-        "multiple_choice_accuracy": _mean([float(r["mc_correct"]) for r in full]),
+        "multiple_choice_accuracy": _mean([float(r["mc_correct"]) for r in chosen]),
+        "multiple_choice_accuracy_other_spans": _mean(
+            [float(r["other_mc_correct"]) for r in chosen if "other_mc_correct" in r]
+        ),
         "citation_validity": _mean([float(bool(r["citation_valid"])) for r in answered]),
         "abstention_rate": _mean([float(r["abstained"]) for r in full]),
         "short_answered_right": _mean(

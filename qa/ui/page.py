@@ -139,7 +139,7 @@ def serve_with_api(demo: gr.Blocks, engine: Engine, options: dict[str, Any]) -> 
     import uvicorn
     from fastapi import FastAPI
 
-    from qa.api import create_app
+    from qa.api.app import create_app
 
     root = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     root.mount("/api", create_app(engine))

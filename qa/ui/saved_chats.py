@@ -17,7 +17,7 @@ from typing import Any
 import gradio as gr
 
 from index.settings import Settings
-from qa.api_models import AnswerOut
+from qa.api.models import AnswerOut
 from qa.conversations import ConversationNotFound, ConversationStore
 from qa.models import Answer
 from qa.ui.chat import Exchange, chat_messages, selected_turn

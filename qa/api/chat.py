@@ -12,7 +12,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from qa.api_models import AnswerInfo, ChatCompletion, ChatMessage, SourceOut
+from qa.api.models import AnswerInfo, ChatCompletion, ChatMessage, SourceOut
 from qa.models import Answer
 
 SOURCES_HEADING = "Sources:"

@@ -12,8 +12,8 @@ from pathlib import Path
 from fastapi import UploadFile
 
 from index.ingest import Ingestor
-from qa.api_auth import ASGIApp, Receive, Scope, Send, error_json
-from qa.api_models import FileOut, IngestOut
+from qa.api.auth import ASGIApp, Receive, Scope, Send, error_json
+from qa.api.models import FileOut, IngestOut
 from qa.ui.library import FileResult, ingest_uploads, safe_name, skipped_types, upload_summary
 
 MB = 1024 * 1024

@@ -7,11 +7,11 @@
   ``POST /v1/ingest``: upload files (the Library tab's limits). ``GET /v1/stats``, ``GET /v1/models``,
   ``GET /healthz``. The OpenAPI schema is served at ``/docs``.
 
-Answers are given one at a time, first come first served (:mod:`qa.api_queue`), as in the chat, in a
+Answers are given one at a time, first come first served (:mod:`qa.api.queue`), as in the chat, in a
 bounded line: a question that finds it full gets 503 with ``Retry-After`` (``NEWSQA_API_MAX_WAITING``), and
 ``/healthz`` and ``/v1/stats`` show its length and the mean answer time. Every error is JSON,
 ``{"error": {"message", "type", "status"}}``, with a message a person can act on. Who may call it:
-:mod:`qa.api_auth`.
+:mod:`qa.api.auth`.
 """
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ from starlette.exceptions import HTTPException
 
 from index.settings import Settings
 from qa.answer import Engine
-from qa.api_auth import AuthMiddleware, check_bind, credentials, error_json
-from qa.api_chat import completion, completion_chunks, conversation, sse_error
-from qa.api_ingest import MAX_FILES, UploadLimit, save_uploads
-from qa.api_models import (
+from qa.api.auth import AuthMiddleware, check_bind, credentials, error_json
+from qa.api.chat import completion, completion_chunks, conversation, sse_error
+from qa.api.ingest import MAX_FILES, UploadLimit, save_uploads
+from qa.api.models import (
     AnswerOut,
     ArticleOut,
     ArticlesPage,
@@ -45,7 +45,7 @@ from qa.api_models import (
     ModelList,
     StatsOut,
 )
-from qa.api_queue import AnswerQueue, ClientGone, LineFull
+from qa.api.queue import AnswerQueue, ClientGone, LineFull
 from qa.hosts import is_loopback
 from qa.llm import LLMError
 from qa.models import Answer
