@@ -131,6 +131,36 @@ def bench_load_command(ctx: click.Context, users: int, questions: int, llm_url: 
     sys.exit(0 if report.ok else 1)
 
 
+@bench.command("typeahead")
+@click.option("--limit", type=click.IntRange(1, 500), default=20, show_default=True, help="Questions.")
+@click.option("--sample", is_flag=True, help="The sample corpus's questions (else RealTime QA dev).")
+@click.option("--eval-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--cps", type=float, default=6.0, show_default=True, help="Characters typed per second.")
+@click.option("--pauses", type=float, default=0.0, show_default=True, help="Seconds of pause after a word.")
+@click.pass_context
+def bench_typeahead_command(ctx: click.Context, limit: int, sample: bool, eval_dir: Path | None, cps: float,
+                            pauses: float) -> None:  # fmt: skip
+    """First token after Enter with and without reading while typing (benchmarks/typeahead.py)."""
+    from benchmarks.typeahead import cpu_name, questions_from, report, run_typeahead
+    from qa.evaluate.run import DEFAULT_EVAL_DIR
+
+    settings = ctx.obj["settings"]
+    if sample:
+        from qa.answer import Engine
+
+        engine = Engine(settings)
+        if engine.store.count() == 0:
+            engine.ingestor().ingest(
+                [Path(__file__).resolve().parent.parent / "data" / "sample"], progress=False
+            )
+    questions = questions_from(eval_dir or DEFAULT_EVAL_DIR, limit, sample)
+    cold, typed = run_typeahead(
+        settings, questions, cps=cps, pauses=pauses, echo=lambda m: click.echo(m, err=True)
+    )
+    for line in report(cold, typed, cpu_name()):
+        click.echo(line)
+
+
 @bench.command("soak")
 @click.option(
     "--minutes", type=click.FloatRange(min=0.2), default=30, show_default=True, help="Minutes of load."

@@ -6,7 +6,8 @@ Options (all keyword): ``top_k``, ``filters`` (a dict with ``since``, ``until``,
 keywords below, which add to it), ``history`` (earlier
 (question, answer) pairs), ``as_of`` (default today), ``since`` / ``until`` (each a date, datetime or ISO
 string; a malformed one raises ``ValueError`` naming it), ``outlets``,
-``style`` ("normal" or "short"), ``mode`` ("hybrid", "dense" or "lexical" retrieval).
+``style`` ("normal" or "short"), ``mode`` ("hybrid", "dense" or "lexical" retrieval), ``sources_first``
+(``stream`` only: a ``Reading`` of the passages before the first text piece).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from qa.answer import Engine
     from qa.llamaindex import NewsQueryEngine, NewsRetriever
-    from qa.models import Answer
+    from qa.models import Answer, Reading
     from qa.timeline import Timeline
 
 _engine: Engine | None = None
@@ -44,8 +45,9 @@ def ask(question: str, **options: Any) -> Answer:
     return default_engine().ask(question, **options)
 
 
-def stream(question: str, **options: Any) -> Iterator[str | Answer]:
-    """Yield the answer's text pieces as they are written, then the finished ``Answer``."""
+def stream(question: str, **options: Any) -> Iterator[str | Reading | Answer]:
+    """Yield the answer's text pieces as they are written, then the finished ``Answer`` (with
+    ``sources_first=True``, first a ``Reading``: the passages the model is about to read)."""
     return default_engine().stream(question, **options)
 
 

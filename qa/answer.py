@@ -24,7 +24,7 @@ from qa.conflict import conflict_note, find_conflicts
 from qa.context import condense
 from qa.dates import to_date, to_iso
 from qa.llm import LLM, get_llm, supports_grammar
-from qa.models import Answer, OtherReport, Passage, Timings
+from qa.models import Answer, OtherReport, Passage, Prepared, Reading, Timings
 from qa.outlets import OutletMention, find_outlets, without_outlets
 from qa.prompt import NOT_COVERED, build_messages, rewrite_messages, with_choices
 from qa.rerank import MODEL_FILE, LinearReranker
@@ -235,7 +235,9 @@ class Engine:
         mode: Mode = "hybrid",
         choices: list[str] | None = None,
         context_tokens: int | None = None,
-    ) -> Iterator[str | Answer]:
+        sources_first: bool = False,
+        prepared: Prepared | None = None,
+    ) -> Iterator[str | Reading | Answer]:
         """Yield answer text pieces as the model writes them, then the finished ``Answer``.
 
         Dates (``as_of``, ``since``, ``until``) are ``date``s, ``datetime``s or ISO strings; a malformed one
@@ -247,7 +249,27 @@ class Engine:
         with each choice (``Retriever.retrieve_for_choices``); with choices the
         weak-evidence check does not stop the answer (the model still may say the articles do not cover it).
         ``context_tokens`` overrides the prompt budget (``Settings.context_tokens``) for this question.
+        ``sources_first`` yields a ``Reading`` (the passages the model is about to read) before the first
+        text piece, so a front end can show them while the model reads. ``prepared`` (from a read-ahead while the
+        question was typed: ``qa.readahead``) is used as it is when the search finds the same chunks, so
+        the prompt read ahead is the prompt answered and only the question is read fresh.
         """
+        items = self._stream(question, top_k=top_k, filters=filters, history=history, as_of=as_of,
+                             since=since, until=until, outlets=outlets, style=style, mode=mode,
+                             choices=choices, context_tokens=context_tokens,
+                             prepared=prepared)  # fmt: skip
+        with closing(items):  # closing this stream (Stop) closes the model's stream at once
+            for item in items:
+                if sources_first or not isinstance(item, Reading):
+                    yield item
+
+    def _stream(
+        self, question: str, *, top_k: int | None, filters: Filters, history: History | None,
+        as_of: date | str | None, since: date | str | None, until: date | str | None,
+        outlets: list[str] | str | None, style: Style, mode: Mode, choices: list[str] | None,
+        context_tokens: int | None, prepared: Prepared | None,
+    ) -> Iterator[str | Reading | Answer]:  # fmt: skip
+        """``stream``, with the ``Reading`` always yielded."""
         start = time.perf_counter()
         elapsed = lambda: (time.perf_counter() - start) * 1000  # noqa: E731
         as_of = to_date(as_of, "as_of") or date.today()
@@ -265,6 +287,7 @@ class Engine:
             yield from self._whats_new(asked, search, new_since, k, base, as_of, start, context_tokens)
             return
         passages, beyond = self.find(search, k, mode=mode, choices=choices)
+        passages = in_order(passages, prepared.order if prepared and not choices else None)
         timings = Timings(retrieve_ms=elapsed())
         base = Answer(question, NOT_COVERED, [], passages, timings, "", rewritten_question=rewritten,
                       filters=search.shown(), style=style, retrieved=passages)  # fmt: skip
@@ -274,7 +297,8 @@ class Engine:
             timings.first_token_ms = timings.total_ms = elapsed()
             yield replace(base, abstained=True, abstain_reason=reason)
             return
-        for item in self._generate(asked, base, as_of, start, context_tokens, choices):
+        ready = prepared.shown if prepared and [p.chunk_id for p in passages] == prepared.order else None
+        for item in self._generate(asked, base, as_of, start, context_tokens, choices, ready):
             yield self._with_provenance(item, search) if isinstance(item, Answer) else item
 
     @staticmethod
@@ -289,7 +313,7 @@ class Engine:
     def _whats_new(
         self, asked: str, search: Search, since: str, k: int, base: Answer, as_of: date, start: float,
         context_tokens: int | None,
-    ) -> Iterator[str | Answer]:  # fmt: skip
+    ) -> Iterator[str | Reading | Answer]:  # fmt: skip
         """Answer from what the articles from ``since`` on add to the earlier ones (qa/whats_new.py)."""
         hard = dict(search.filters or {})
         newer_filters = hard | {"since": max(hard.get("since", since), since)}
@@ -333,26 +357,34 @@ class Engine:
             answer = replace(answer, freshness_note=note)
         return answer
 
+    def cut(self, question: str, passages: list[Passage], budget: int) -> list[Passage]:
+        """The passages as the prompt shows them: cut to their best sentences for ``question`` within
+        ``budget`` tokens (``qa.context.condense``), numbered [1]..[m]."""
+        return condense(question, passages, self.embedder, budget)
+
     def answer_from(self, question: str, passages: list[Passage], *, style: Style = "normal") -> Answer:
         """Answer from given passages (no retrieval, no abstention threshold): for evaluations."""
         passages = [replace(p, n=i) for i, p in enumerate(passages, start=1)]
         base = Answer(question, NOT_COVERED, [], passages, Timings(), "", style=style, retrieved=passages)
         *_, answer = self._generate(question, base, date.today(), time.perf_counter())
+        assert isinstance(answer, Answer)
         return answer
 
     def _generate(
         self, asked: str, base: Answer, as_of: date, start: float, context_tokens: int | None = None,
-        choices: list[str] | None = None,
-    ) -> Iterator[str | Answer]:  # fmt: skip
-        """Condense the passages into the budget, prompt the LLM, stream, check citations. With
-        ``choices``, the question lists them, and says which one alone the passages name, if one does."""
+        choices: list[str] | None = None, ready: list[Passage] | None = None,
+    ) -> Iterator[str | Reading | Answer]:  # fmt: skip
+        """Condense the passages into the budget (or take them ``ready`` cut, from a read-ahead), prompt the
+        LLM, stream, check citations. With ``choices``, the question lists them, and says which one alone
+        the passages name, if one does."""
         timings = base.timings
         passages = base.retrieved
         budget = self.settings.context_tokens if context_tokens is None else context_tokens
         question = asked
         if choices:
             asked = with_choices(asked, choices)
-        shown = condense(asked, passages, self.embedder, budget)
+        shown = ready if ready and not choices else self.cut(asked, passages, budget)
+        yield Reading(shown, (time.perf_counter() - start) * 1000)
         if choices:
             asked = f"{asked} {choice_hint(question, choices, shown)}".strip()
         messages = build_messages(asked, shown, style=base.style, as_of=as_of.isoformat())
@@ -372,6 +404,8 @@ class Engine:
                 if cut is not None:
                     break
         timings.total_ms = (time.perf_counter() - start) * 1000
+        usage = getattr(self.llm, "last_usage", None) or {}
+        timings.prompt_tokens, timings.cached_tokens = usage.get("prompt_tokens"), usage.get("cached_tokens")
         text, citations = check_citations("".join(pieces).strip(), shown, asked)
         conflicts = find_conflicts(shown, text) if citations and not is_abstention(text) else []
         if conflicts:  # sources state the answer's value differently: say so and cite both sides
@@ -418,6 +452,15 @@ class Engine:
                 answer = item
         assert answer is not None
         return answer
+
+
+def in_order(passages: list[Passage], order: list[str] | None) -> list[Passage]:
+    """``passages`` in the chunk order ``order`` when they are exactly those chunks (else unchanged)."""
+    if not order or sorted(p.chunk_id for p in passages) != sorted(order):
+        return passages
+    rank = {chunk_id: i for i, chunk_id in enumerate(order)}
+    ordered = sorted(passages, key=lambda p: rank[p.chunk_id])
+    return [replace(p, n=i) for i, p in enumerate(ordered, start=1)]
 
 
 def _short_answer_end(text: str) -> int | None:

@@ -350,16 +350,20 @@ def ask(
     """Answer QUESTION from the indexed articles, streaming, then list the cited sources."""
     from qa.answer import Engine
     from qa.llm import LLMError
-    from qa.models import Answer
+    from qa.models import Answer, Reading
 
     _check_dates(since, until, as_of)
     engine = Engine(_settings(ctx))
     options = {"since": since, "until": until, "outlets": list(outlets), "as_of": as_of}
     streamed: list[str] = []
+    style = "short" if short else "normal"
     try:
-        for item in engine.stream(question, top_k=top_k, style="short" if short else "normal", **options):
+        for item in engine.stream(question, top_k=top_k, style=style, sources_first=True, **options):
             if isinstance(item, Answer):
                 answer = item
+            elif isinstance(item, Reading):  # on stderr, so stdout stays the answer
+                lines = [f"  [{p.n}] {p.label()}" for p in item.passages]
+                click.echo("Reading:\n" + "\n".join(lines), err=True)
             else:
                 streamed.append(item)
                 click.echo(item, nl=False)

@@ -5,6 +5,11 @@
 - ``openai``: any OpenAI-compatible server (vLLM, Ollama, llama.cpp, ``newsqa model-server``, a hosted
   provider). Unreachable servers and 5xx answers are retried with bounded exponential backoff, but never
   once part of the answer was delivered.
+
+A llama.cpp server (the local backend, ``newsqa model-server``) can also read a prompt ahead
+(``prefill``): the prompt up to the question, in pieces, into its prompt cache, so the answer that follows
+reads only the question's tokens. An answer always goes first: a read-ahead stops between pieces as soon as
+an answer is being written (``busy``).
 """
 
 from __future__ import annotations
@@ -12,9 +17,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from index.settings import Settings
 
@@ -33,6 +39,39 @@ class LLM(Protocol):
     def stream(self, messages: list[dict[str, str]], *, max_tokens: int) -> Iterator[str]:
         """Yield the reply to a chat, piece by piece, at temperature 0."""
         ...
+
+
+PIECE_CHARS = 240  # a read-ahead piece: ~60 tokens, under a second of reading on two cores
+
+
+@dataclass
+class Prefilled:
+    """What a read-ahead did: prompt tokens read now, tokens the server already had, pieces sent, the
+    prefix's length in tokens, and whether it reached the end (not stopped by an answer or newer text)."""
+
+    read: int = 0
+    cached: int = 0
+    pieces: int = 0
+    tokens: int = 0
+    complete: bool = False
+
+
+def supports_prefill(llm: LLM) -> bool:
+    """Whether ``llm`` is a llama.cpp server that can read a prompt ahead into its cache."""
+    return bool(getattr(llm, "prompt_cache", False))
+
+
+def piece_ends(prefix: str, start: int, size: int = PIECE_CHARS) -> list[int]:
+    """Where to cut ``prefix`` into read-ahead pieces: ``start`` (the part every prompt shares), then about
+    every ``size`` characters, always just before a space or a newline (so the pieces tokenize as the
+    whole does), and the end."""
+    ends = [start] if 0 < start < len(prefix) else []
+    at = max(start, 0)
+    while len(prefix) - at > size:
+        cut = max(prefix.rfind(" ", at + size // 2, at + size), prefix.rfind("\n", at + size // 2, at + size))
+        at = cut if cut > at else at + size
+        ends.append(at)
+    return ends + [len(prefix)]
 
 
 def supports_grammar(llm: LLM) -> bool:
@@ -72,6 +111,11 @@ class OpenAICompatibleLLM:
         self.backoff = backoff
         self.backoff_max = backoff_max
         self.timeout = timeout
+        self.api_key = api_key
+        self.last_usage: dict[str, int] = {}  # the server's prompt token counts of the last answer
+        self._answers = 0  # answers being written now (a read-ahead yields to them)
+        self._answers_lock = threading.Lock()
+        self._http: Any = None  # for read-ahead requests, made on first use
         self._client = openai.OpenAI(
             base_url=base_url,
             api_key=api_key or "not-needed",
@@ -84,15 +128,51 @@ class OpenAICompatibleLLM:
         return [min(self.backoff * 2**i, self.backoff_max) for i in range(self.attempts - 1)]
 
     grammars = False  # whether the server takes llama.cpp's ``grammar`` (LocalLLM does)
+    _llama_server: bool | None = None  # whether the server is llama.cpp's (asked once, on first use)
+
+    @property
+    def prompt_cache(self) -> bool:
+        """Whether the server is llama.cpp's, which can read a prompt ahead (``prefill``): its ``/props``
+        answers with its generation settings (asked once)."""
+        if self._llama_server is None:
+            import httpx
+
+            root = self.base_url.rstrip("/").removesuffix("/v1")
+            try:
+                props = httpx.get(
+                    f"{root}/props", headers=self._headers(), timeout=3.0, trust_env=False
+                ).json()
+                self._llama_server = isinstance(props, dict) and "default_generation_settings" in props
+            except (httpx.HTTPError, ValueError):
+                self._llama_server = False
+        return self._llama_server
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+
+    def busy(self) -> bool:
+        """Whether an answer is being written now."""
+        return self._answers > 0
 
     def stream(
         self, messages: list[dict[str, str]], *, max_tokens: int, grammar: str | None = None
     ) -> Iterator[str]:
         """Yield the reply piece by piece; retry (bounded) only while nothing has been yielded yet.
-        ``grammar`` (GBNF) holds the reply to its sentences where the server takes one (``grammars``)."""
+        ``grammar`` (GBNF) holds the reply to its sentences where the server takes one (``grammars``).
+        While it runs, ``busy()`` is true (a read-ahead stops at its next piece)."""
+        with self._answers_lock:
+            self._answers += 1
+        try:
+            yield from self._stream(messages, max_tokens, grammar)
+        finally:
+            with self._answers_lock:
+                self._answers -= 1
+
+    def _stream(self, messages: list[dict[str, str]], max_tokens: int, grammar: str | None) -> Iterator[str]:
         import httpx
         import openai
 
+        self.last_usage = {}
         delivered = False
         started = time.monotonic()
         delays = self.delays()
@@ -107,6 +187,12 @@ class OpenAICompatibleLLM:
                         if event.choices and event.choices[0].delta.content:
                             delivered = True
                             yield event.choices[0].delta.content
+                        timings = (event.model_extra or {}).get("timings")
+                        if timings:  # llama.cpp's last chunk: prompt tokens read and found in its cache
+                            self.last_usage = {
+                                "prompt_tokens": int(timings.get("prompt_n", 0)),
+                                "cached_tokens": int(timings.get("cache_n", 0)),
+                            }
                 return
             except (openai.APIError, httpx.HTTPError) as exc:
                 if delivered:
@@ -124,6 +210,44 @@ class OpenAICompatibleLLM:
                     self.base_url, _describe(exc), attempt + 1, self.attempts, wait,
                 )  # fmt: skip
                 time.sleep(wait)
+
+    def prefill(
+        self, messages: list[dict[str, str]], *, marker: str, shared: str = "",
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> Prefilled:  # fmt: skip
+        """Read the prompt of ``messages`` up to ``marker`` (where the question will stand) into the
+        server's prompt cache, in pieces of about ``PIECE_CHARS`` characters (the first ends after the
+        last ``shared``: the part every prompt has), stopping before a piece when an answer is being written
+        or ``should_stop()`` says so. Needs a llama.cpp server (``prompt_cache``)."""
+        import httpx
+
+        if self._http is None:
+            self._http = httpx.Client(timeout=self.timeout, headers=self._headers(), trust_env=False)
+        root = self.base_url.rstrip("/").removesuffix("/v1")
+        done = Prefilled()
+        try:
+            reply = self._http.post(f"{root}/apply-template", json={"messages": messages})
+            reply.raise_for_status()
+            prompt = reply.json()["prompt"]
+            prefix = prompt[: prompt.index(marker)].rstrip(" ")
+            start = prefix.rfind(shared) + len(shared) if shared and shared in prefix else 0
+            for end in piece_ends(prefix, start):
+                if should_stop() or self.busy():
+                    return done
+                reply = self._http.post(
+                    f"{root}/completion", json={"prompt": prefix[:end], "n_predict": 0, "cache_prompt": True}
+                )
+                reply.raise_for_status()
+                timings = reply.json().get("timings", {})
+                done.pieces += 1
+                done.read += int(timings.get("prompt_n", 0))
+                done.cached = done.cached or int(timings.get("cache_n", 0))
+                done.tokens = int(timings.get("prompt_n", 0)) + int(timings.get("cache_n", 0))
+        except (httpx.HTTPError, KeyError, ValueError) as exc:  # a read-ahead is only ever a head start
+            log.info("read-ahead at %s skipped: %s", self.base_url, _describe(exc))
+            return done
+        done.complete = True
+        return done
 
     def _failure(self, exc: Exception, attempts: int, seconds: float) -> LLMError:
         """The error to give up with, naming the server, what went wrong and how often it was tried."""
@@ -186,6 +310,7 @@ class LocalLLM(OpenAICompatibleLLM):
     """llama.cpp in-process (xllamacpp), loaded once, listening only on 127.0.0.1."""
 
     grammars = True
+    _llama_server = True
 
     def __init__(
         self, model_path: Path, *, name: str, threads: int, n_ctx: int, port: int = 0, **retry: float

@@ -84,11 +84,32 @@ class Citation:
 
 @dataclass
 class Timings:
-    """Milliseconds spent: retrieval, until the first answer token, and in all."""
+    """Milliseconds spent: retrieval, until the first answer token, and in all; and the prompt's tokens."""
 
     retrieve_ms: float = 0.0
     first_token_ms: float | None = None
     total_ms: float = 0.0
+    prompt_tokens: int | None = None  # prompt tokens the model read fresh (llama.cpp servers report it)
+    cached_tokens: int | None = None  # prompt tokens found in its cache (read ahead, or an earlier prompt)
+
+
+@dataclass
+class Reading:
+    """What the model is about to read, streamed before the answer's first word (``stream(...,
+    sources_first=True)``): the passages as numbered in the prompt, each cut to the sentences it shows."""
+
+    passages: list[Passage]
+    retrieve_ms: float = 0.0  # milliseconds from the question until these were known
+
+
+@dataclass
+class Prepared:
+    """A prompt's passages prepared ahead (``qa.readahead``, while the question was typed): the chunks the
+    search found, in prompt order, and the passages as cut for the prompt. An answer whose search finds
+    the same chunks uses them as they are, so its prompt is the one already read up to the question."""
+
+    order: list[str]
+    shown: list[Passage]
 
 
 @dataclass

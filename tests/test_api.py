@@ -295,6 +295,10 @@ def test_streamed_completion_ends_with_its_citations(api: Api) -> None:
     chunks = list(stream)
     assert chunks[0].choices[0].delta.role == "assistant"
     assert len(chunks) > 4  # the answer came in pieces
+    reading = chunks[0].model_extra["newsqa"]["reading"]  # the sources, before any text
+    assert not chunks[0].choices[0].delta.content
+    assert [p["n"] for p in reading] == list(range(1, len(reading) + 1)) and reading[0]["title"]
+    assert {p["article_id"] for p in reading} <= set(_passages(api, GUARANTEES))
     assert all(c.choices[0].finish_reason is None for c in chunks[:-1])
     last = chunks[-1]
     assert last.choices[0].finish_reason == "stop" and len({c.id for c in chunks}) == 1

@@ -130,14 +130,22 @@ def session(browser, chat_server: tuple[str, Path]) -> Iterator[Session]:  # noq
 def test_streamed_answer_with_source_cards_and_citation_links(session: Session) -> None:
     page = session.page
     session.ask(QUESTION)
-    # streaming: answer text is in the chat while the panel still waits for the finished answer
+    last_bot = """() => {
+        const bots = document.querySelectorAll('#chat .message.bot, #chat [data-testid="bot"]');
+        const last = bots[bots.length - 1];
+        return last ? last.innerText.replace(/\\s+/g, ' ').trim() : '';
+    }"""
+    # sources first: the passages being read are listed before the answer's first word
+    before = page.wait_for_function(
+        f"""() => document.querySelector('#sources .nq-card.nq-reading') ? ({last_bot})() || '-' : null""",
+        timeout=ANSWER_TIMEOUT_S * 1000,
+    ).json_value()
+    assert "geneva" not in before.lower(), f"the answer was written before its sources were shown: {before!r}"
+    expect(page.locator("#sources .nq-reading-note")).to_contain_text("Reading")
+    expect(page.locator("#sources .nq-card.nq-reading .nq-date").first).to_have_text("2021-12-31")
+    # streaming: answer text is in the chat while the panel still lists the passages being read
     page.wait_for_function(
-        """() => {
-            const bots = document.querySelectorAll('#chat .message.bot, #chat [data-testid="bot"]');
-            const last = bots[bots.length - 1];
-            const text = last ? last.innerText.replace(/\\s+/g, ' ').trim() : '';
-            return text.length > 3 && (document.querySelector('#sources')?.innerText ?? '').includes('Writing');
-        }""",
+        f"""() => ({last_bot})().length > 3 && document.querySelector('#sources .nq-card.nq-reading')""",
         timeout=ANSWER_TIMEOUT_S * 1000,
     )
     elapsed = session.wait_finished()
@@ -215,6 +223,25 @@ def test_uploaded_article_is_cited_and_its_hostile_title_stays_text(session: Ses
     assert [t for t, _ in session.dialogs] == ["confirm"]
 
 
+def test_typing_at_human_speed_reads_the_articles_before_enter(session: Session) -> None:
+    """Reading while typing: the question typed at about 6 characters a second, a short pause, then
+    Enter: llama.cpp had read the prompt up to the question (its ``cache_n``, shown in the panel's
+    timings), so after Enter only the question's own tokens are read."""
+    page = session.page
+    box = page.locator("#question textarea")
+    box.click()
+    page.keyboard.type("What are the three negotiation tracks?", delay=160)
+    page.wait_for_timeout(9000)  # reading the question over: the read-ahead finishes meanwhile
+    box.press("Enter")
+    session.wait_finished()
+    panel = session.sources()
+    print(f"\n--- chat ---\n{session.chat()}\n--- sources ---\n{panel}")
+    tokens = re.search(r"prompt tokens (\d+) read, (\d+) cached", panel)
+    assert tokens, panel
+    fresh, cached = int(tokens[1]), int(tokens[2])
+    assert fresh <= 60 and cached >= 5 * fresh, f"{fresh} prompt tokens read after Enter, {cached} cached"
+
+
 def test_date_filter_that_excludes_the_corpus_abstains(session: Session) -> None:
     page = session.page
     since = page.locator("#f-since input").first
@@ -244,7 +271,7 @@ def test_stop_then_a_follow_up_in_the_same_conversation(session: Session) -> Non
             const bots = document.querySelectorAll('#chat .message.bot, #chat [data-testid="bot"]');
             const last = bots[bots.length - 1];
             return (last ? last.innerText.trim().length : 0) > 3
-                && (document.querySelector('#sources')?.innerText ?? '').includes('Writing');
+                && document.querySelector('#sources .nq-card.nq-reading') !== null;
         }""",
         timeout=ANSWER_TIMEOUT_S * 1000,
     )
@@ -277,7 +304,7 @@ def test_two_sessions_chatting_at_once_see_only_their_own_messages(
         bob_q = "Who won the football match last night?"  # off-topic: abstains without the model
         alice.ask(alice_q)
         expect(alice.page.locator("#sources")).to_contain_text(
-            re.compile("Searching|Writing"), timeout=60_000
+            re.compile("Searching|Reading|Writing"), timeout=60_000
         )
         bob.ask(bob_q)  # queued behind Alice's answer (the model answers one question at a time)
         state = bob.page.wait_for_function(  # Bob is shown his place in the queue (or it is already over)

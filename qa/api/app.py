@@ -3,6 +3,8 @@
 - ``POST /v1/chat/completions``: OpenAI-compatible, streaming (SSE) or not; ``model`` names the index; the
   last user message is the question, earlier turns the history; filters in the extra ``newsqa`` field; the
   sources in the extra ``citations`` field (and as a numbered list ending the text: ``api_source_list``).
+- ``POST /v1/prefill``: what a user has typed so far; the model reads the articles for it while they type
+  (``qa.readahead``), and the answer with the same ``session`` reads only the question fresh.
 - ``POST /v1/ask``: the ``Answer`` of ``qa.ask`` as JSON. ``GET /v1/articles``: paged, searchable.
   ``POST /v1/ingest``: upload files (the Library tab's limits). ``GET /v1/stats``, ``GET /v1/models``,
   ``GET /healthz``. The OpenAPI schema is served at ``/docs``.
@@ -43,12 +45,15 @@ from qa.api.models import (
     IngestOut,
     LineOut,
     ModelList,
+    PrefillOut,
+    PrefillRequest,
     StatsOut,
 )
 from qa.api.queue import AnswerQueue, ClientGone, LineFull
 from qa.hosts import is_loopback
-from qa.llm import LLMError
-from qa.models import Answer
+from qa.llm import LLMError, supports_prefill
+from qa.models import Answer, Reading
+from qa.readahead import TypeAheads
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +176,8 @@ def _check_model(model: str, name: str) -> None:
 
 
 def _chat_routes(app: FastAPI, queue: AnswerQueue, name: str, settings: Settings) -> None:
+    typing = TypeAheads(queue.engine)  # each session's reading while typing (qa.readahead)
+
     @app.post("/v1/chat/completions", response_model=ChatCompletion, tags=["answers"])
     async def chat_completions(body: ChatRequest, request: Request) -> Any:
         """Answer the last user message from the articles (see the module docstring); with
@@ -178,6 +185,8 @@ def _chat_routes(app: FastAPI, queue: AnswerQueue, name: str, settings: Settings
         _check_model(body.model, name)
         question, history = conversation(body.messages)
         options = (body.newsqa.engine_options() if body.newsqa else {}) | {"history": history}
+        session = body.newsqa.session if body.newsqa else None
+        options["prepared"] = None if history else typing.enter(session, question)
         with_sources = settings.api_source_list
         if not body.stream:
             try:
@@ -185,7 +194,7 @@ def _chat_routes(app: FastAPI, queue: AnswerQueue, name: str, settings: Settings
             except Exception as exc:  # noqa: BLE001 - sorted by engine_failure
                 raise engine_failure(exc) from exc
             return JSONResponse(completion(answer, name, with_sources=with_sources))
-        events = queue.events(question, gone=request.is_disconnected, **options)
+        events = queue.events(question, gone=request.is_disconnected, sources_first=True, **options)
         try:
             first = await anext(events)  # an error before the first word is still a proper status
         except Exception as exc:  # noqa: BLE001 - sorted by engine_failure
@@ -201,12 +210,25 @@ def _chat_routes(app: FastAPI, queue: AnswerQueue, name: str, settings: Settings
         """The ``Answer`` of ``qa.ask`` as JSON: text, citations with their passages, every retrieved
         passage, timings, the rewritten follow-up, the filters applied."""
         try:
+            prepared = None if body.history else typing.enter(body.session, body.question)
             answer = await queue.answer(
-                body.question, gone=request.is_disconnected, history=body.history, **body.engine_options()
-            )
+                body.question, gone=request.is_disconnected, history=body.history, prepared=prepared,
+                **body.engine_options(),
+            )  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - sorted by engine_failure
             raise engine_failure(exc) from exc
         return AnswerOut.model_validate(answer)
+
+    @app.post("/v1/prefill", response_model=PrefillOut, status_code=202, tags=["answers"])
+    def prefill(body: PrefillRequest) -> Any:
+        """Read the articles for a question while it is being typed (send the text so far every second
+        or so, and at each pause; the same ``session`` in the ``newsqa`` options of the chat completion, or
+        in ``/v1/ask``, then reads only the question fresh when the search finds the same passages). It
+        returns at once; an answer being written always goes first."""
+        box = typing.get(body.session)
+        assert box is not None
+        box.typed(body.question, **body.engine_options())
+        return {"session": body.session, "reading": supports_prefill(queue.engine.llm)}
 
     @app.get("/v1/models", response_model=ModelList, tags=["answers"])
     def models() -> Any:
@@ -214,7 +236,7 @@ def _chat_routes(app: FastAPI, queue: AnswerQueue, name: str, settings: Settings
         return {"data": [{"id": name}]}
 
 
-async def _guarded(first: str | Answer, events: Any, name: str, with_sources: bool) -> Any:
+async def _guarded(first: str | Reading | Answer, events: Any, name: str, with_sources: bool) -> Any:
     """The SSE chunks; an error mid-answer becomes an ``error`` event (the status was already sent)."""
     try:
         async for chunk in completion_chunks(first, events, name, with_sources=with_sources):

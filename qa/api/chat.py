@@ -12,8 +12,8 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from qa.api.models import AnswerInfo, ChatCompletion, ChatMessage, SourceOut
-from qa.models import Answer
+from qa.api.models import AnswerInfo, ChatCompletion, ChatMessage, PassageOut, ReadingInfo, SourceOut
+from qa.models import Answer, Reading
 
 SOURCES_HEADING = "Sources:"
 CHECKED_HEADING = "Checked answer:"
@@ -115,18 +115,33 @@ def sse_error(status: int, message: str, kind: str) -> str:
     return f"data: {json.dumps({'error': {'message': message, 'type': kind, 'status': status}})}\n\n"
 
 
+def reading_info(reading: Reading) -> dict[str, Any]:
+    """The ``newsqa`` field of a stream's first chunk: the passages about to be read."""
+    passages = [PassageOut.model_validate(p) for p in reading.passages]
+    return ReadingInfo(reading=passages, retrieve_ms=round(reading.retrieve_ms, 1)).model_dump()
+
+
 async def completion_chunks(
-    first: str | Answer, rest: AsyncIterator[str | Answer], model: str, *, with_sources: bool
-) -> AsyncIterator[str]:
-    """The answer as OpenAI SSE chunks: the assistant role, the text pieces as they are written, then, if
+    first: str | Reading | Answer, rest: AsyncIterator[str | Reading | Answer], model: str, *,
+    with_sources: bool,
+) -> AsyncIterator[str]:  # fmt: skip
+    """The answer as OpenAI SSE chunks: the assistant role (with, in ``newsqa.reading``, the passages the
+    model is about to read, when the search found some), the text pieces as they are written, then, if
     the checked answer differs from what was streamed (a citation removed, or the answer withdrawn), a
     ``Checked answer:`` line as the CLI prints it, the source list, and a last chunk with ``finish_reason``,
     ``citations`` and ``newsqa``; then ``data: [DONE]``."""
     ident, created = completion_id(), int(time.time())
-    yield _chunk(ident, created, model, {"role": "assistant", "content": ""})
-    streamed: list[str] = []
     item = first
+    extra = {}
+    if isinstance(item, Reading):
+        extra = {"newsqa": reading_info(item)}
+        item = await anext(rest)
+    yield _chunk(ident, created, model, {"role": "assistant", "content": ""}, **extra)
+    streamed: list[str] = []
     while not isinstance(item, Answer):
+        if isinstance(item, Reading):  # not expected twice; never sent as text
+            item = await anext(rest)
+            continue
         streamed.append(item)
         yield _chunk(ident, created, model, {"content": item})
         item = await anext(rest)

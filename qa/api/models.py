@@ -29,6 +29,12 @@ class Options(BaseModel):
     )
     top_k: int | None = Field(None, ge=1, le=20, description="Passages retrieved (default NEWSQA_TOP_K).")
     style: Literal["normal", "short"] = Field("normal", description="'short': as few words as possible.")
+    session: str | None = Field(
+        None,
+        max_length=128,
+        description="The question box this comes from: what POST /v1/prefill read ahead for the same "
+        "session is used when it found the same passages.",
+    )
 
     @field_validator("since", "until", "as_of")
     @classmethod
@@ -43,7 +49,7 @@ class Options(BaseModel):
 
     def engine_options(self) -> dict[str, Any]:
         """Keyword arguments for ``Engine.stream``."""
-        return self.model_dump(exclude={"question", "history"})
+        return self.model_dump(exclude={"question", "history", "session"})
 
 
 class ContentPart(BaseModel):
@@ -116,6 +122,21 @@ class AskRequest(Options):
         return value
 
 
+class PrefillRequest(Options):
+    """``POST /v1/prefill``: what a user has typed so far, sent again as they type (every second or so,
+    and at each pause); the model reads the articles for it while they finish the question."""
+
+    question: str = Field(description="The question as typed so far.")
+    session: str = Field(min_length=1, max_length=128, description="Names the question box (any id).")
+
+
+class PrefillOut(BaseModel):
+    """The read-ahead was taken (it runs in the background; a newer text for the session supersedes it)."""
+
+    session: str
+    reading: bool = Field(description="Whether this server's model can read ahead (a llama.cpp server).")
+
+
 class _Read(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -158,11 +179,13 @@ class CitationOut(_Read):
 
 
 class TimingsOut(_Read):
-    """Milliseconds spent."""
+    """Milliseconds spent, and the prompt's tokens (when the model server reports them)."""
 
     retrieve_ms: float
     first_token_ms: float | None
     total_ms: float
+    prompt_tokens: int | None = Field(None, description="Prompt tokens the model read fresh.")
+    cached_tokens: int | None = Field(None, description="Prompt tokens found in the model's cache.")
 
 
 class AnswerOut(_Read):
@@ -219,6 +242,14 @@ class AnswerInfo(BaseModel):
     rewritten_question: str | None = Field(description="The standalone form of a follow-up.")
     filters: dict[str, Any] = Field(description="The date / outlet filters the search applied.")
     llm: str = Field(description="The language model that wrote the answer ('' when none was asked).")
+
+
+class ReadingInfo(BaseModel):
+    """The first chunk of a streamed completion, before any text (the ``newsqa`` field): the passages the
+    model is about to read, numbered as the answer's ``[n]`` will be (a quick way to show sources first)."""
+
+    reading: list[PassageOut] = Field(description="The passages in the prompt, as the model reads them.")
+    retrieve_ms: float = Field(description="Milliseconds from the question until they were known.")
 
 
 class ChatCompletion(BaseModel):

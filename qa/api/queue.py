@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qa.answer import Engine
-from qa.models import Answer
+from qa.models import Answer, Reading
 
 WAIT_TARGET_S = 120.0  # about the longest a question admitted to the line should wait for its turn
 PRIOR_ANSWER_S = 15.0  # the mean answer time assumed until one is measured (the 1.5B model on 2 cores)
@@ -195,8 +195,9 @@ class AnswerQueue:
 
     async def events(
         self, question: str, *, gone: Gone | None = None, **options: Any
-    ) -> AsyncIterator[str | Answer]:
-        """The answer's text pieces as the model writes them, then the ``Answer`` (see ``Engine.stream``).
+    ) -> AsyncIterator[str | Reading | Answer]:
+        """The answer's text pieces as the model writes them, then the ``Answer`` (see ``Engine.stream``;
+        with ``sources_first=True`` a ``Reading`` comes first).
         Raises ``LineFull`` at once when the line is full, an engine error when it fails, and
         ``ClientGone`` when ``gone()`` says the client left (it is asked every ``_POLL`` s of silence)."""
         ticket = object()

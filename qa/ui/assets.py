@@ -52,6 +52,8 @@ CARDS_CSS = """
   background: var(--block-background-fill); transition: background-color 0.4s, box-shadow 0.4s;
   scroll-margin: 8px; }
 .nq-card:target, .nq-card.nq-active { box-shadow: 0 0 0 3px #f0b400; background: rgba(240, 180, 0, 0.12); }
+.nq-card.nq-reading { opacity: 0.75; border-style: dashed; }
+.nq-reading-note { margin-bottom: 6px; }
 .nq-card-head { display: flex; gap: 8px; align-items: baseline; font-weight: 600; }
 .nq-num { flex: none; min-width: 1.6em; text-align: center; border-radius: 4px; padding: 0 4px;
   background: var(--color-accent-soft, #e0e7ff); }

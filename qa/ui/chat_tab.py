@@ -17,14 +17,15 @@ import gradio as gr
 from qa.answer import Engine
 from qa.intent import story_query, timeline_request
 from qa.llm import LLMError
-from qa.models import Answer
+from qa.models import Answer, Reading
+from qa.readahead import TypeAheads
 from qa.timeline import Timeline, build_timeline
 from qa.ui.assets import CARDS_CSS, CITE_JS
 from qa.ui.chat import Exchange, chat_messages, history, run_stream, selected_turn
 from qa.ui.examples import example_questions
 from qa.ui.filters import MAX_TOP_K, FilterError, SearchOptions, read_options
 from qa.ui.saved_chats import SavedChats, Sidebar, answer_record, note_box
-from qa.ui.sources import SOURCES_EMPTY, SOURCES_SEARCHING, SOURCES_WRITING
+from qa.ui.sources import SOURCES_EMPTY, SOURCES_SEARCHING, SOURCES_WRITING, reading_html
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +99,27 @@ class ChatHandlers:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.typing = TypeAheads(engine)  # each session's reading while typing (qa.readahead)
+
+    def typed(
+        self, text: str, since: Any, until: Any, outlets: Any, as_of: Any, top_k: Any, request: gr.Request
+    ) -> None:
+        """The question box changed: read the articles for what is typed so far (``qa.readahead``)."""
+        try:
+            options = read_options(since, until, outlets, as_of, top_k)
+        except FilterError:  # said when the question is sent
+            return
+        typeahead = self.typing.get(getattr(request, "session_hash", None))
+        if typeahead is not None:
+            typeahead.typed(text or "", **options.stream_kwargs())
+
+    def stop_typing(self, request: gr.Request) -> None:
+        """Clear: stop reading ahead for this session."""
+        self.typing.enter(getattr(request, "session_hash", None), "")
 
     def respond(
         self, question: str, conversation: list[Exchange] | None, since: Any, until: Any, outlets: Any,
-        as_of: Any, top_k: Any,
+        as_of: Any, top_k: Any, request: gr.Request = None,  # type: ignore[assignment]
     ) -> Iterator[tuple[Any, ...]]:  # fmt: skip
         """Stream one answer: (chatbot, sources, box, send, stop, conversation, shown turn) per update. A
         question about how a story developed is answered with the story's timeline instead."""
@@ -132,15 +150,23 @@ class ChatHandlers:
 
         answer: Answer | None = None
         error = "stopped before the answer was finished"
-        stream = self.engine.stream(question, history=past or None, **options.stream_kwargs())
+        prepared = self.typing.enter(getattr(request, "session_hash", None), question)
+        stream = self.engine.stream(
+            question, history=past or None, sources_first=True, prepared=None if past else prepared,
+            **options.stream_kwargs(),
+        )  # fmt: skip
         try:
             for item in run_stream(stream, lambda: exchange.stop_requested):
                 if isinstance(item, Answer):
                     answer = item
                     break
+                if isinstance(item, Reading):  # the passages being read, before the first word
+                    exchange.panel = reading_html(item, turn)
+                    yield gr.skip(), exchange.panel, *(gr.skip(),) * 3, conversation, gr.skip()
+                    continue
                 first = not exchange.text
                 exchange.text += item
-                panel = SOURCES_WRITING if first else gr.skip()
+                panel = SOURCES_WRITING if first and not exchange.panel else gr.skip()
                 yield chat_messages(conversation), panel, *(gr.skip(),) * 3, conversation, gr.skip()
         except LLMError as exc:
             error = f"the language model failed: {exc}"
@@ -376,6 +402,13 @@ def wire(
         select_answer, [session.conversation, session.shown], [tab.sources, session.shown], **private
     )
     tab.examples.click(use_example, [tab.examples], [tab.box], **private)
+    # reading while typing: each change of the box (the latest only) starts or supersedes a read-ahead
+    tab.box.input(
+        handlers.typed, [tab.box, tab.since, tab.until, tab.outlets, tab.as_of, tab.top_k], None,
+        trigger_mode="always_last", show_progress="hidden", **private,
+    )  # fmt: skip
+    for cleared in (tab.clear_btn.click, side.new_btn.click):
+        cleared(handlers.stop_typing, None, None, **private)
     _wire_saved(tab, session, saved, side, answering)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from qa.models import Answer, Citation, OtherReport, Passage
+from qa.models import Answer, Citation, OtherReport, Passage, Reading
 from qa.ui.safe import esc, escape_chat, one_line, safe_url
 
 EXCERPT_CONTEXT_CHARS = 160  # characters of passage shown on each side of the quote
@@ -194,12 +194,15 @@ def _seconds(ms: float | None) -> str:
 
 
 def timings_text(answer: Answer) -> str:
-    """``retrieval 0.1 s · first token 6.1 s · total 8.0 s · model X`` (plain text)."""
+    """``retrieval 0.1 s · first token 6.1 s · total 8.0 s · prompt tokens 31 read, 862 cached · model X``
+    (plain text)."""
     t = answer.timings
     parts = [f"retrieval {_seconds(t.retrieve_ms)}"]
     if not answer.abstained and t.first_token_ms is not None:
         parts.append(f"first token {_seconds(t.first_token_ms)}")
     parts.append(f"total {_seconds(t.total_ms)}")
+    if t.prompt_tokens is not None:  # llama.cpp reports them: how much of the prompt was read ahead
+        parts.append(f"prompt tokens {t.prompt_tokens} read, {t.cached_tokens or 0} cached")
     if answer.model:
         parts.append(f"model {one_line(answer.model)}")
     return " · ".join(parts)
@@ -222,6 +225,34 @@ def sources_html(answer: Answer, turn: int) -> str:
         blocks += [card_html(c, turn) for c in answer.citations]
     blocks.append(f'<div class="nq-timings">{esc(timings_text(answer))}</div>')
     return f'<div class="nq-sources" data-turn="{turn}">{"".join(blocks)}</div>'
+
+
+def reading_card_html(passage: Passage, turn: int) -> str:
+    """A card of a passage being read: number, title (linked), outlet, date, and the start of what the
+    model reads of it (the sentences the prompt's cut kept)."""
+    return (
+        f'<article class="nq-card nq-reading" id="{card_id(turn, passage.n)}" data-n="{passage.n}">'
+        f'<div class="nq-card-head"><span class="nq-num">{passage.n}</span>'
+        f"{title_html(passage.title, passage.url)}</div>"
+        f"{meta_html(passage.outlet, passage.date)}"
+        f'<blockquote class="nq-excerpt">{esc(clip_end(one_line(passage.text), 2 * EXCERPT_CONTEXT_CHARS))}'
+        "</blockquote></article>"
+    )
+
+
+def reading_html(reading: Reading, turn: int) -> str:
+    """The Sources panel while the model reads: the passages it was given, marked as being read (the
+    answer's cited cards replace them when it is finished)."""
+    count = len(reading.passages)
+    note = (
+        f'<p class="nq-note nq-reading-note">Reading {count} passage{"s" if count != 1 else ""} '
+        f"(found in {_seconds(reading.retrieve_ms)})… the ones the answer cites stay when it is finished.</p>"
+    )
+    cards = "".join(reading_card_html(p, turn) for p in reading.passages)
+    return (
+        f'<div class="nq-sources nq-sources-reading" data-turn="{turn}">'
+        f'<div class="nq-head">Sources</div>{note}{cards}</div>'
+    )
 
 
 def message_html(text: str) -> str:
