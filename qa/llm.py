@@ -61,12 +61,11 @@ def supports_prefill(llm: LLM) -> bool:
     return bool(getattr(llm, "prompt_cache", False))
 
 
-def piece_ends(prefix: str, start: int, size: int = PIECE_CHARS) -> list[int]:
-    """Where to cut ``prefix`` into read-ahead pieces: ``start`` (the part every prompt shares), then about
-    every ``size`` characters, always just before a space or a newline (so the pieces tokenize as the
-    whole does), and the end."""
-    ends = [start] if 0 < start < len(prefix) else []
-    at = max(start, 0)
+def piece_ends(prefix: str, size: int = PIECE_CHARS) -> list[int]:
+    """Where to cut ``prefix`` into read-ahead pieces: about every ``size`` characters, always just before
+    a space or a newline (so the pieces tokenize as the whole does), and at the end. Pieces already in the
+    server's cache cost it one token each."""
+    ends, at = [], 0
     while len(prefix) - at > size:
         cut = max(prefix.rfind(" ", at + size // 2, at + size), prefix.rfind("\n", at + size // 2, at + size))
         at = cut if cut > at else at + size
@@ -212,13 +211,12 @@ class OpenAICompatibleLLM:
                 time.sleep(wait)
 
     def prefill(
-        self, messages: list[dict[str, str]], *, marker: str, shared: str = "",
-        should_stop: Callable[[], bool] = lambda: False,
-    ) -> Prefilled:  # fmt: skip
+        self, messages: list[dict[str, str]], *, marker: str, should_stop: Callable[[], bool] = lambda: False
+    ) -> Prefilled:
         """Read the prompt of ``messages`` up to ``marker`` (where the question will stand) into the
-        server's prompt cache, in pieces of about ``PIECE_CHARS`` characters (the first ends after the
-        last ``shared``: the part every prompt has), stopping before a piece when an answer is being written
-        or ``should_stop()`` says so. Needs a llama.cpp server (``prompt_cache``)."""
+        server's prompt cache, in pieces of about ``PIECE_CHARS`` characters (under a second each on two
+        cores), stopping before a piece when an answer is being written or ``should_stop()`` says so, so an
+        answer waits for at most one piece. Needs a llama.cpp server (``prompt_cache``)."""
         import httpx
 
         if self._http is None:
@@ -230,8 +228,7 @@ class OpenAICompatibleLLM:
             reply.raise_for_status()
             prompt = reply.json()["prompt"]
             prefix = prompt[: prompt.index(marker)].rstrip(" ")
-            start = prefix.rfind(shared) + len(shared) if shared and shared in prefix else 0
-            for end in piece_ends(prefix, start):
+            for end in piece_ends(prefix):
                 if should_stop() or self.busy():
                     return done
                 reply = self._http.post(
@@ -241,8 +238,8 @@ class OpenAICompatibleLLM:
                 timings = reply.json().get("timings", {})
                 done.pieces += 1
                 done.read += int(timings.get("prompt_n", 0))
-                done.cached = done.cached or int(timings.get("cache_n", 0))
                 done.tokens = int(timings.get("prompt_n", 0)) + int(timings.get("cache_n", 0))
+                done.cached = max(0, done.tokens - done.read)  # what the server had before
         except (httpx.HTTPError, KeyError, ValueError) as exc:  # a read-ahead is only ever a head start
             log.info("read-ahead at %s skipped: %s", self.base_url, _describe(exc))
             return done

@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MARKER = "\u2063newsqa-question\u2063"  # where the question will stand (invisible separators, never typed)
-SHARED = "Passages:\n\n"  # the last one in the prompt opens the part that changes with the question
 EVERY_S = 1.0  # while keys keep coming, read ahead at most this often
 PAUSE_S = 0.5  # ...and at each pause this long
 MIN_WORDS = 2  # content words before the first read-ahead
@@ -98,7 +97,7 @@ def read_ahead(
     if planned:
         planned(prepared)
     messages = build_messages(MARKER, prepared.shown, style=style, as_of=day.isoformat())
-    done = engine.llm.prefill(messages, marker=MARKER, shared=SHARED, should_stop=should_stop)  # type: ignore[attr-defined]
+    done = engine.llm.prefill(messages, marker=MARKER, should_stop=should_stop)  # type: ignore[attr-defined]
     log.debug("read ahead for %r: %s in %.2f s", question, done, time.perf_counter() - started)
     return ReadAhead(question, prepared, done, time.perf_counter() - started, retrieved)
 
@@ -149,6 +148,18 @@ class TypeAhead:
             order, self._reading, self.done = self._reading, None, []
             self._cond.notify_all()
         return order
+
+    def wait_read(self, text: str, timeout: float) -> ReadAhead | None:
+        """The read-ahead of ``text`` (the box's current text) once it is done, waiting at most ``timeout``
+        seconds; None when none came (too few words, a question declined without the model, or newer
+        text)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                found = [d for d in self.done if d.question == text.strip()]
+                if found or self._typed.text != text.strip() or time.monotonic() >= deadline:
+                    return found[-1] if found else None
+                self._cond.wait(timeout=min(0.1, max(0.0, deadline - time.monotonic())))
 
     def close(self) -> None:
         """Stop reading ahead and let the worker end."""
@@ -203,6 +214,7 @@ class TypeAhead:
                 with self._cond:
                     if self._typed.text:  # not after Enter
                         self.done.append(done)
+                    self._cond.notify_all()
                 if self.on_done:
                     self.on_done(done)
 

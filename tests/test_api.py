@@ -332,6 +332,23 @@ def test_follow_up_is_rewritten_from_the_history(api: Api) -> None:
     assert info["question"] == follow_up and info["rewritten_question"]  # whatever SmolLM2 made of it
 
 
+def test_prefill_takes_typed_text_under_the_same_credentials(api: Api) -> None:
+    """``POST /v1/prefill``: a custom front end sends what is typed so far; the model behind this API is
+    reached through a plain chat-completions proxy (no llama.cpp endpoints), so nothing is read ahead, and
+    the answer with the same session is given as usual (qa/readahead.py; tests/test_readahead.py reads
+    ahead against llama.cpp itself)."""
+    body = {"question": "Where will the US-Russia talks", "session": "box-1", "as_of": "2022-01-05"}
+    assert httpx.post(f"{api.base}/v1/prefill", json=body, timeout=30).status_code == 401
+    reply = api.post("/v1/prefill", json=body | {"wait": 1})
+    assert reply.status_code == 202, reply.text
+    assert reply.json() == {"session": "box-1", "reading": False, "read_tokens": None, "cached_tokens": None,
+                            "complete": None}  # fmt: skip
+    bad = api.post("/v1/prefill", json=body | {"session": ""})
+    assert bad.status_code == 422 and "session" in bad.text
+    answer = api.post("/v1/ask", json={"question": WARNING, "session": "box-1", "style": "short"})
+    assert answer.status_code == 200 and answer.json()["citations"], answer.text
+
+
 @pytest.mark.parametrize("stream", [False, True])
 def test_a_filter_that_leaves_nothing_gives_the_not_covered_answer(api: Api, stream: bool) -> None:
     options = {"newsqa": {"outlets": ["No Such Outlet"], "since": "2021-01-01", "top_k": 3}}

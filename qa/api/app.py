@@ -228,7 +228,16 @@ def _chat_routes(app: FastAPI, queue: AnswerQueue, name: str, settings: Settings
         box = typing.get(body.session)
         assert box is not None
         box.typed(body.question, **body.engine_options())
-        return {"session": body.session, "reading": supports_prefill(queue.engine.llm)}
+        reply: dict[str, Any] = {"session": body.session, "reading": supports_prefill(queue.engine.llm)}
+        done = box.wait_read(body.question, body.wait) if body.wait and reply["reading"] else None
+        if done is not None:
+            figures = done.prefilled
+            reply |= {
+                "read_tokens": figures.read,
+                "cached_tokens": figures.cached,
+                "complete": figures.complete,
+            }
+        return reply
 
     @app.get("/v1/models", response_model=ModelList, tags=["answers"])
     def models() -> Any:

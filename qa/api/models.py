@@ -49,7 +49,7 @@ class Options(BaseModel):
 
     def engine_options(self) -> dict[str, Any]:
         """Keyword arguments for ``Engine.stream``."""
-        return self.model_dump(exclude={"question", "history", "session"})
+        return self.model_dump(exclude={"question", "history", "session", "wait"})
 
 
 class ContentPart(BaseModel):
@@ -128,6 +128,12 @@ class PrefillRequest(Options):
 
     question: str = Field(description="The question as typed so far.")
     session: str = Field(min_length=1, max_length=128, description="Names the question box (any id).")
+    wait: float = Field(
+        0.0,
+        ge=0,
+        le=60,
+        description="Seconds to wait for this text's read-ahead to finish (0: return at once).",
+    )
 
 
 class PrefillOut(BaseModel):
@@ -135,6 +141,9 @@ class PrefillOut(BaseModel):
 
     session: str
     reading: bool = Field(description="Whether this server's model can read ahead (a llama.cpp server).")
+    read_tokens: int | None = Field(None, description="With ``wait``: prompt tokens read ahead now.")
+    cached_tokens: int | None = Field(None, description="With ``wait``: tokens the model already had.")
+    complete: bool | None = Field(None, description="With ``wait``: whether it read up to the question.")
 
 
 class _Read(BaseModel):
