@@ -137,9 +137,10 @@ def bench_load_command(ctx: click.Context, users: int, questions: int, llm_url: 
 @click.option("--eval-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
 @click.option("--cps", type=float, default=6.0, show_default=True, help="Characters typed per second.")
 @click.option("--pauses", type=float, default=0.0, show_default=True, help="Seconds of pause after a word.")
+@click.option("--two-users", is_flag=True, help="Also ask each question while another user types.")
 @click.pass_context
 def bench_typeahead_command(ctx: click.Context, limit: int, sample: bool, eval_dir: Path | None, cps: float,
-                            pauses: float) -> None:  # fmt: skip
+                            pauses: float, two_users: bool) -> None:  # fmt: skip
     """First token after Enter with and without reading while typing (benchmarks/typeahead.py)."""
     from benchmarks.typeahead import cpu_name, questions_from, report, run_typeahead
     from qa.evaluate.run import DEFAULT_EVAL_DIR
@@ -154,10 +155,15 @@ def bench_typeahead_command(ctx: click.Context, limit: int, sample: bool, eval_d
                 [Path(__file__).resolve().parent.parent / "data" / "sample"], progress=False
             )
     questions = questions_from(eval_dir or DEFAULT_EVAL_DIR, limit, sample)
-    cold, typed = run_typeahead(
-        settings, questions, cps=cps, pauses=pauses, echo=lambda m: click.echo(m, err=True)
+    passes = run_typeahead(
+        settings,
+        questions,
+        cps=cps,
+        pauses=pauses,
+        two_users=two_users,
+        echo=lambda m: click.echo(m, err=True),
     )
-    for line in report(cold, typed, cpu_name()):
+    for line in report(passes, cpu_name()):
         click.echo(line)
 
 

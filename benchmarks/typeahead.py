@@ -104,17 +104,34 @@ def _type(typeahead: Any, question: str, as_of: str | None, cps: float, pauses: 
         time.sleep(1 / cps + (pauses if question[i - 1] == " " else 0.0))
 
 
+def _while_another_types(engine: Any, question: str, as_of: str | None, other: str, cps: float) -> Typed:  # noqa: ANN401
+    """User B asks ``question`` cold 3 s into user A typing ``other`` (A's read-aheads running)."""
+    import threading
+
+    from qa.readahead import TypeAhead
+
+    typeahead = TypeAhead(engine)
+    typist = threading.Thread(target=_type, args=(typeahead, other, as_of, cps, 0.0), daemon=True)
+    typist.start()
+    time.sleep(3.0)
+    row = _answer(engine, question, as_of, None)
+    typist.join()
+    typeahead.close()
+    return row
+
+
 def run_typeahead(
     settings: Settings, questions: list[tuple[str, str | None]], *, cps: float = 6.0, pauses: float = 0.0,
-    echo: Callable[[str], None] = print,
-) -> tuple[Pass, Pass]:  # fmt: skip
-    """The cold pass, then the typed pass, each with its own fresh llama.cpp server."""
+    two_users: bool = False, echo: Callable[[str], None] = print,
+) -> list[Pass]:  # fmt: skip
+    """The cold pass, then the typed pass (and with ``two_users`` a pass where each question is asked
+    cold while another user types the next one), each with its own fresh llama.cpp server."""
     from qa.answer import Engine
     from qa.llm import _start_local
     from qa.readahead import TypeAhead
 
     passes = []
-    for name in ("cold", "typed"):
+    for name in ("cold", "typed", "two users")[: 3 if two_users else 2]:
         engine = Engine(settings, llm=_start_local(settings))
         engine.warm_up()
         engine.answer_from("Say hello.", [])  # the fixed prefix (system text, example), cached as in use
@@ -122,6 +139,8 @@ def run_typeahead(
         for i, (question, as_of) in enumerate(questions, start=1):
             if name == "cold":
                 row = _answer(engine, question, as_of, None)
+            elif name == "two users":
+                row = _while_another_types(engine, question, as_of, questions[i % len(questions)][0], cps)
             else:
                 done: list[Any] = []
                 typeahead = TypeAhead(engine, on_done=done.append)
@@ -145,7 +164,7 @@ def run_typeahead(
             )
         passes.append(result)
         del engine
-    return passes[0], passes[1]
+    return passes
 
 
 def cpu_name() -> str:
@@ -163,10 +182,11 @@ def cpu_name() -> str:
     return f"{name}, {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()} cores"
 
 
-def report(cold: Pass, typed: Pass, cpu: str) -> list[str]:
+def report(passes: list[Pass], cpu: str) -> list[str]:
     """The figures, side by side."""
+    cold, typed = passes[0], passes[1]
     lines = [f"CPU: {cpu}", f"questions: {len(cold.rows)}"]
-    for p in (cold, typed):
+    for p in passes:
         firsts = p.first_tokens()
         fresh = [r.prompt_tokens for r in p.rows if r.prompt_tokens is not None]
         cached = [r.cached_tokens for r in p.rows if r.cached_tokens is not None]
@@ -183,4 +203,14 @@ def report(cold: Pass, typed: Pass, cpu: str) -> list[str]:
     )
     same = sum(1 for a, b in zip(cold.rows, typed.rows, strict=True) if a.text == b.text)
     lines.append(f"same answer text cold and typed: {same}/{len(cold.rows)}")
+    if len(passes) > 2:
+        later = [
+            b.first_token_s - a.first_token_s
+            for a, b in zip(cold.rows, passes[2].rows, strict=True)
+            if a.first_token_s is not None and b.first_token_s is not None
+        ]
+        lines.append(
+            f"asked while another user types: first token later than cold by p50 {_percentile(later, 50) or 0:.2f} s, "
+            f"max {max(later, default=0):.2f} s"
+        )
     return lines

@@ -128,6 +128,12 @@ class Settings(BaseSettings):
         description="Short answers (who, how many, when) and quiz picks held to spans of the shown passages "
         "by a llama.cpp grammar (qa/spans.py; the local backend only).",
     )
+    read_ahead: bool = Field(
+        True,
+        description="While a question is typed in the chat (or sent to POST /v1/prefill), the model reads "
+        "the articles found for it so far, so after Enter only the question is read (qa/readahead.py; "
+        "llama.cpp servers only). Off: nothing is read before Enter.",
+    )
     chunk_tokens: int = Field(200, ge=32, le=250, description="Body tokens per chunk (MiniLM limit 256).")
     chunk_overlap: int = Field(20, ge=0, description="Tokens of overlap between chunks.")
     near_dup_threshold: float = Field(

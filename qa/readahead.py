@@ -69,11 +69,13 @@ def read_ahead(
     **_ignored: Any,
 ) -> ReadAhead | None:
     """Search for ``question`` as ``Engine.stream`` would and have the model read the prompt up to the
-    question; None when there is nothing to read (no llama.cpp server, too few words, a question the
-    engine would decline without the model, or a "what's new" question). ``planned`` hears the passages
+    question; None when there is nothing to read (``read_ahead`` off, no llama.cpp server, too few words, a
+    question the engine would decline without the model, or a "what's new" question). ``planned`` hears the passages
     before the model starts reading them. When the search finds the chunks of ``previous`` (an earlier
     read-ahead of the same box), they are kept as they were cut, so the reading goes on where it stopped."""
-    if len(content_words(question)) < MIN_WORDS or not supports_prefill(engine.llm):
+    if not engine.settings.read_ahead or len(content_words(question)) < MIN_WORDS:
+        return None
+    if not supports_prefill(engine.llm):
         return None
     started = time.perf_counter()
     day = to_date(as_of, "as_of") or date.today()
