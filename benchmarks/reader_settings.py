@@ -33,6 +33,8 @@ SETTINGS: dict[str, dict] = {
     "flash attention on": {"flash": 1},
     "flash attention off": {"flash": 0},
     "1 thread writing": {"threads": 1},
+    "repack off + flash attention on": {"no_extra_bufts": True, "flash": 1},
+    "default (again)": {},
 }
 
 PROMPT_WORDS = (
@@ -97,6 +99,19 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
+def _run_child(name: str, config: dict, args: argparse.Namespace) -> dict | None:
+    """One setting in its own process; its figures, or None (said) when it failed."""
+    env = {**os.environ, **config.get("env", {}), "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    child = [sys.executable, __file__, "--model", args.model, "--repeats", str(args.repeats),
+             "--child", json.dumps({k: v for k, v in config.items() if k != "env"})]  # fmt: skip
+    out = subprocess.run(child, env=env, capture_output=True, text=True, timeout=1800)
+    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        print(f"{name:>32}: failed: {out.stderr.strip().splitlines()[-1:] or out.returncode}")
+        return None
+    return json.loads(lines[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=2)
@@ -114,6 +129,7 @@ def main() -> None:
     print(f"CPU: {cpu_name()}, {len(os.sched_getaffinity(0))} cores; model {Path(args.model).name}")
     base_text = None
     base_read = None
+    _run_child("warm-up (page cache)", {}, args)  # the first load reads the model file from disk
     for name, config in SETTINGS.items():
         env = {
             **os.environ,
@@ -132,7 +148,7 @@ def main() -> None:
         base_read = base_read or row["read_tps"]
         same = "same text" if row["text"] == base_text else "TEXT DIFFERS"
         print(
-            f"{name:>28}: read {row['read_tps']:6.1f} tok/s ({row['read_tps'] / base_read:.2f}x), "
+            f"{name:>32}: read {row['read_tps']:6.1f} tok/s ({row['read_tps'] / base_read:.2f}x), "
             f"write {row['write_tps']:5.1f} tok/s, {row['prompt_tokens']} prompt tokens, {same}"
         )
 

@@ -582,6 +582,7 @@ def model_server(ctx: click.Context, model_path: Path | None, host: str, port: i
     import xllamacpp
 
     from qa.hosts import is_loopback
+    from qa.llm import reader_params
     from qa.model_files import ensure_model
 
     settings = _settings(ctx)
@@ -591,11 +592,8 @@ def model_server(ctx: click.Context, model_path: Path | None, host: str, port: i
             "use it (keep the default 127.0.0.1, or put it behind a proxy that checks a key)",
             err=True,
         )
-    params = xllamacpp.CommonParams()
+    params = reader_params(xllamacpp.CommonParams(), settings)
     params.model.path = str(model_path or ensure_model(settings.model_dir))
-    params.n_ctx = settings.n_ctx
-    params.cpuparams.n_threads = settings.threads
-    params.cpuparams_batch.n_threads = settings.threads
     params.hostnames = [host]
     params.port = port
     params.verbosity = 0

@@ -15,6 +15,7 @@ an answer is being written (``busy``).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -61,11 +62,13 @@ def supports_prefill(llm: LLM) -> bool:
     return bool(getattr(llm, "prompt_cache", False))
 
 
-def piece_ends(prefix: str, size: int = PIECE_CHARS) -> list[int]:
-    """Where to cut ``prefix`` into read-ahead pieces: about every ``size`` characters, always just before
-    a space or a newline (so the pieces tokenize as the whole does), and at the end. Pieces already in the
-    server's cache cost it one token each."""
-    ends, at = [], 0
+def piece_ends(prefix: str, start: int = 0, size: int = PIECE_CHARS) -> list[int]:
+    """Where to cut ``prefix`` into read-ahead pieces: first at ``start`` (what the server most likely
+    holds already: a shorter first piece would drop the rest of it from its cache), then about every
+    ``size`` characters, always just before a space or a newline (so the pieces tokenize as the whole
+    does), and at the end."""
+    ends = [start] if 0 < start < len(prefix) else []
+    at = max(start, 0)
     while len(prefix) - at > size:
         cut = max(prefix.rfind(" ", at + size // 2, at + size), prefix.rfind("\n", at + size // 2, at + size))
         at = cut if cut > at else at + size
@@ -115,6 +118,7 @@ class OpenAICompatibleLLM:
         self._answers = 0  # answers being written now (a read-ahead yields to them)
         self._answers_lock = threading.Lock()
         self._http: Any = None  # for read-ahead requests, made on first use
+        self._last_read = ""  # the prompt text the last read-ahead piece ended with
         self._client = openai.OpenAI(
             base_url=base_url,
             api_key=api_key or "not-needed",
@@ -211,12 +215,15 @@ class OpenAICompatibleLLM:
                 time.sleep(wait)
 
     def prefill(
-        self, messages: list[dict[str, str]], *, marker: str, should_stop: Callable[[], bool] = lambda: False
-    ) -> Prefilled:
+        self, messages: list[dict[str, str]], *, marker: str, shared: str = "",
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> Prefilled:  # fmt: skip
         """Read the prompt of ``messages`` up to ``marker`` (where the question will stand) into the
-        server's prompt cache, in pieces of about ``PIECE_CHARS`` characters (under a second each on two
-        cores), stopping before a piece when an answer is being written or ``should_stop()`` says so, so an
-        answer waits for at most one piece. Needs a llama.cpp server (``prompt_cache``)."""
+        server's prompt cache, stopping before a piece when an answer is being written or ``should_stop()``
+        says so. The first piece runs to the end of the last ``shared`` (the part every prompt has) or of
+        what the last read-ahead read, whichever is longer, since the server holds that already (a cold
+        server reads it whole, once); the rest goes in pieces of about ``PIECE_CHARS`` characters, under a
+        second each on two cores, so an answer waits for at most one. Needs a llama.cpp server."""
         import httpx
 
         if self._http is None:
@@ -228,13 +235,16 @@ class OpenAICompatibleLLM:
             reply.raise_for_status()
             prompt = reply.json()["prompt"]
             prefix = prompt[: prompt.index(marker)].rstrip(" ")
-            for end in piece_ends(prefix):
+            start = prefix.rfind(shared) + len(shared) if shared and shared in prefix else 0
+            start = max(start, len(os.path.commonprefix([self._last_read, prefix])))
+            for end in piece_ends(prefix, start):
                 if should_stop() or self.busy():
                     return done
                 reply = self._http.post(
                     f"{root}/completion", json={"prompt": prefix[:end], "n_predict": 0, "cache_prompt": True}
                 )
                 reply.raise_for_status()
+                self._last_read = prefix[:end]
                 timings = reply.json().get("timings", {})
                 done.pieces += 1
                 done.read += int(timings.get("prompt_n", 0))
@@ -310,8 +320,9 @@ class LocalLLM(OpenAICompatibleLLM):
     _llama_server = True
 
     def __init__(
-        self, model_path: Path, *, name: str, threads: int, n_ctx: int, port: int = 0, **retry: float
-    ) -> None:
+        self, model_path: Path, *, name: str, threads: int, n_ctx: int, port: int = 0, repack: bool = True,
+        **retry: float,
+    ) -> None:  # fmt: skip
         try:
             import xllamacpp
         except ImportError as exc:
@@ -322,6 +333,7 @@ class LocalLLM(OpenAICompatibleLLM):
         params.n_parallel = 1
         params.cpuparams.n_threads = threads
         params.cpuparams_batch.n_threads = threads
+        params.no_extra_bufts = not repack  # weight repacking: see ``repack_weights``
         params.sampling.temp = 0
         params.hostnames = ["127.0.0.1"]
         params.port = port
@@ -336,6 +348,29 @@ class LocalLLM(OpenAICompatibleLLM):
 
 _lock = threading.Lock()
 _loaded: dict[tuple, LLM] = {}
+
+
+def repack_weights(choice: str) -> bool:
+    """Whether llama.cpp should repack the model's weights (``Settings.llm_repack``): "on" / "off" as said;
+    "auto" off on CPUs without AVX-512 (an AMD EPYC with AVX2 read prompts 1.22x faster without it,
+    benchmarks/reader_settings.py), on elsewhere, where it was not measured."""
+    if choice != "auto":
+        return choice == "on"
+    try:
+        flags = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return True
+    return "avx512f" in flags
+
+
+def reader_params(params: Any, settings: Settings) -> Any:
+    """``params`` (xllamacpp ``CommonParams``) with the reader settings chosen for this CPU and
+    ``settings``: threads, context, weight repacking."""
+    params.n_ctx = settings.n_ctx
+    params.cpuparams.n_threads = settings.threads
+    params.cpuparams_batch.n_threads = settings.threads
+    params.no_extra_bufts = not repack_weights(settings.llm_repack)
+    return params
 
 
 def retry_options(settings: Settings) -> dict[str, float]:
@@ -373,7 +408,8 @@ def get_llm(settings: Settings) -> LLM:
             **retry_options(settings),
         )
     else:
-        key = ("local", settings.local_model_path, settings.model_dir, settings.threads, settings.n_ctx)
+        key = ("local", settings.local_model_path, settings.model_dir, settings.threads, settings.n_ctx,
+               settings.llm_repack)  # fmt: skip
         factory = lambda: _start_local(settings)  # noqa: E731
     key += tuple(retry_options(settings).values())
     with _lock:
@@ -397,5 +433,6 @@ def _start_local(settings: Settings) -> LocalLLM:
             raise LLMError(str(exc)) from exc
         name = MODEL_NAME
     return LocalLLM(
-        path, name=name, threads=settings.threads, n_ctx=settings.n_ctx, **retry_options(settings)
-    )
+        path, name=name, threads=settings.threads, n_ctx=settings.n_ctx,
+        repack=repack_weights(settings.llm_repack), **retry_options(settings),
+    )  # fmt: skip

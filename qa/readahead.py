@@ -39,6 +39,7 @@ MARKER = "\u2063newsqa-question\u2063"  # where the question will stand (invisib
 EVERY_S = 1.0  # while keys keep coming, read ahead at most this often
 PAUSE_S = 0.5  # ...and at each pause this long
 MIN_WORDS = 2  # content words before the first read-ahead
+SHARED = "Passages:\n\n"  # the last one in the prompt ends the part every prompt has (qa.prompt.user_turn)
 
 
 @dataclass
@@ -99,7 +100,7 @@ def read_ahead(
     if planned:
         planned(prepared)
     messages = build_messages(MARKER, prepared.shown, style=style, as_of=day.isoformat())
-    done = engine.llm.prefill(messages, marker=MARKER, should_stop=should_stop)  # type: ignore[attr-defined]
+    done = engine.llm.prefill(messages, marker=MARKER, shared=SHARED, should_stop=should_stop)  # type: ignore[attr-defined]
     log.debug("read ahead for %r: %s in %.2f s", question, done, time.perf_counter() - started)
     return ReadAhead(question, prepared, done, time.perf_counter() - started, retrieved)
 
@@ -133,9 +134,20 @@ class TypeAhead:
         self._closed = False
 
     def typed(self, text: str, **options: Any) -> None:
-        """The box now holds ``text`` (searched with ``options``: since, until, outlets, as_of, top_k)."""
+        """The box now holds ``text`` (searched with ``options``: since, until, outlets, as_of, top_k); a
+        word still being typed is left out ("US–R" is no name to look for)."""
+        words = (
+            text
+            if text[-1:].isspace() or text.rstrip()[-1:] in "?.!"
+            else text.rsplit(None, 1)[0]
+            if " " in text.strip()
+            else ""
+        )
         with self._cond:
-            self._typed = _Typed(text.strip(), options, self._typed.version + 1, time.monotonic())
+            if words.strip() == self._typed.text and options == self._typed.options:
+                self._typed.last_key = time.monotonic()  # still typing the same word: no new text to read
+                return
+            self._typed = _Typed(words.strip(), options, self._typed.version + 1, time.monotonic())
             if self._worker is None or not self._worker.is_alive():
                 self._worker = threading.Thread(target=self._run, name="newsqa-read-ahead", daemon=True)
                 self._worker.start()

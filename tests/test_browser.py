@@ -38,7 +38,7 @@ vote of nine to two. The bridge will cost 40 million euros and open in 2025, the
 """
 FINISHED_JS = """() => {
     const panel = document.querySelector('#sources')?.innerText ?? '';
-    return document.querySelector('#sources .nq-card') !== null || /do not cover|No sources/.test(panel);
+    return document.querySelector('#sources .nq-card:not(.nq-reading)') !== null || /do not cover|No sources/.test(panel);
 }"""
 
 if not CHROMIUM.is_file():
@@ -231,7 +231,7 @@ def test_typing_at_human_speed_reads_the_articles_before_enter(session: Session)
     box = page.locator("#question textarea")
     box.click()
     page.keyboard.type("What are the three negotiation tracks?", delay=160)
-    page.wait_for_timeout(9000)  # reading the question over: the read-ahead finishes meanwhile
+    page.wait_for_timeout(15000)  # reading the question over: the read-ahead finishes meanwhile
     box.press("Enter")
     session.wait_finished()
     panel = session.sources()

@@ -24,10 +24,11 @@ QUESTION = "Where will the US–Russia talks be held?"
 
 def test_pieces_end_before_a_space_and_cover_the_prefix() -> None:
     prefix = "System text. Passages:\n\n" + " ".join(f"word{i}" for i in range(300))
-    ends = piece_ends(prefix, size=100)
-    assert ends[-1] == len(prefix) and ends == sorted(set(ends)) and len(ends) >= len(prefix) // 100
-    assert all(prefix[end] in " \n" for end in ends[:-1]), "a piece ends inside a word"
-    assert max(b - a for a, b in zip([0, *ends], ends, strict=False)) <= 100
+    start = prefix.index("Passages:\n\n") + len("Passages:\n\n")
+    ends = piece_ends(prefix, start, size=100)
+    assert ends[0] == start and ends[-1] == len(prefix) and ends == sorted(set(ends))
+    assert all(prefix[end] in " \n" for end in ends[1:-1]), "a piece ends inside a word"
+    assert max(b - a for a, b in zip(ends, ends[1:], strict=False)) <= 100
     assert piece_ends("short") == [5]
 
 
@@ -98,13 +99,15 @@ def test_a_pause_reads_the_newest_text_and_nothing_is_read_twice(monkeypatch) ->
     fake = FakeReading(pieces=3, piece_s=0.02)
     monkeypatch.setattr(readahead, "read_ahead", fake)
     box = TypeAhead(object(), every=5.0, pause=0.15)  # type: ignore[arg-type]
-    box.typed("Where will the Geneva talks")
+    box.typed("Where will the Geneva talks ")
     time.sleep(0.5)  # a pause: read once
-    box.typed("Where will the Geneva talks be held")
+    box.typed("Where will the Geneva talks be he")  # a word being typed is left out
     time.sleep(0.5)  # another pause: the newer text, once
+    box.typed("Where will the Geneva talks be hel")  # the same words: nothing new to read
+    time.sleep(0.5)
     assert [c["question"] for c in fake.calls] == [
         "Where will the Geneva talks",
-        "Where will the Geneva talks be held",
+        "Where will the Geneva talks be",
     ]
     box.typed("Where")  # one content word: nothing to read yet
     time.sleep(0.4)
@@ -150,7 +153,7 @@ def test_after_a_read_ahead_only_the_question_is_read(served) -> None:  # noqa: 
 
 def test_a_read_ahead_yields_to_an_answer_being_written(served) -> None:  # noqa: ANN001
     from qa.prompt import build_messages
-    from qa.readahead import MARKER
+    from qa.readahead import MARKER, SHARED
 
     passages = [_passage(f"x{i}", i) for i in range(1, 4)]
     passages = [Passage(p.n, p.chunk_id, "a", "t", "o", "2021-12-31", "", "A sentence of news. " * 40, 0.5)
@@ -159,12 +162,12 @@ def test_a_read_ahead_yields_to_an_answer_being_written(served) -> None:  # noqa
     answering = served.llm.stream([{"role": "user", "content": "Count to fifty."}], max_tokens=12)
     next(answering)  # an answer is being written
     try:
-        done = served.llm.prefill(messages, marker=MARKER)
+        done = served.llm.prefill(messages, marker=MARKER, shared=SHARED)
     finally:
         answering.close()
     assert done.pieces == 0 and not done.complete  # it did not queue a piece behind the answer
     assert not served.llm.busy()
-    done = served.llm.prefill(messages, marker=MARKER)
+    done = served.llm.prefill(messages, marker=MARKER, shared=SHARED)
     assert done.complete and done.pieces >= 3  # the prompt in pieces, each abandonable
 
 

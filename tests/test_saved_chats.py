@@ -26,7 +26,7 @@ BOBS_QUESTION = "Who did Putin speak with on the phone?"
 NOTE = "The talks are in Geneva; the answer should say so."
 FINISHED_JS = """() => {
     const panel = document.querySelector('#sources')?.innerText ?? '';
-    return document.querySelector('#sources .nq-card') !== null || /do not cover|No sources/.test(panel);
+    return document.querySelector('#sources .nq-card:not(.nq-reading)') !== null || /do not cover|No sources/.test(panel);
 }"""
 
 if not CHROMIUM.is_file():
