@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -91,14 +90,6 @@ def _child(config: dict, model: str, repeats: int) -> None:
     os._exit(0)  # the server's threads would otherwise hold the process
 
 
-def cpu_name() -> str:
-    """The CPU's model name."""
-    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
-
-
 def _run_child(name: str, config: dict, args: argparse.Namespace) -> dict | None:
     """One setting in its own process; its figures, or None (said) when it failed."""
     env = {**os.environ, **config.get("env", {}), "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
@@ -126,7 +117,9 @@ def main() -> None:
     if args.child:
         _child(json.loads(args.child), args.model, args.repeats)
         return
-    print(f"CPU: {cpu_name()}, {len(os.sched_getaffinity(0))} cores; model {Path(args.model).name}")
+    from benchmarks.typeahead import cpu_name
+
+    print(f"CPU: {cpu_name()}; model {Path(args.model).name}")
     base_text = None
     base_read = None
     _run_child("warm-up (page cache)", {}, args)  # the first load reads the model file from disk
