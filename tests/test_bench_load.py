@@ -6,24 +6,21 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO, free_port
+from conftest import REPO
 from smollm2_server import ModelServer
 
 from benchmarks.load import find_leaks, plan_questions, session_tag
 from qa.models import Answer
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[ModelServer]:
-    """A SmolLM2 model server on a free loopback port."""
-    srv = ModelServer(free_port())
-    srv.start()
-    yield srv
-    srv.stop()
+@pytest.fixture
+def server(smollm2_server: ModelServer) -> ModelServer:
+    """The session's SmolLM2 model server, once it serves."""
+    smollm2_server.wait()
+    return smollm2_server
 
 
 def _figure(output: str, label: str) -> str:

@@ -102,9 +102,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaServer]:
 
 @pytest.fixture(scope="module")
 def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
-    """One embedding model shared by the module's in-process ingests (torch fp32: no ONNX export per data
-    folder; the chunk store does not care which backend made the vectors)."""
-    return make_embedder(Settings(data_dir=tmp_path_factory.mktemp("embedder"), embed_backend="fp32"))
+    """One embedding model shared by the module's in-process ingests (the default ONNX fp32 backend, its
+    model exported once per machine; the chunk store does not care which backend made the vectors)."""
+    return make_embedder(Settings(data_dir=tmp_path_factory.mktemp("embedder"), embed_backend="onnx"))
 
 
 def on_server(server: ChromaServer, data: Path, collection: str) -> Settings:
@@ -117,7 +117,7 @@ def on_server(server: ChromaServer, data: Path, collection: str) -> Settings:
 def server_env(server: ChromaServer, collection: str) -> dict[str, str]:
     """The environment variables that point newsqa at ``collection`` on the test server."""
     return {
-        "NEWSQA_EMBED_BACKEND": "fp32",
+        "NEWSQA_EMBED_BACKEND": "onnx",  # the default: a command starts without loading torch's model
         "NEWSQA_CHROMA_HOST": "127.0.0.1",
         "NEWSQA_CHROMA_PORT": str(server.port),
         "NEWSQA_CHROMA_COLLECTION": collection,

@@ -1,5 +1,6 @@
-"""The ``newsqa`` command line: ingest, stats and ask as real subprocesses; an answer the model writes goes
-through click in this process (the session's loaded model)."""
+"""The ``newsqa`` command line: ingest (bad files, exit code 1) and ask (not covered, exit code 0) as real
+subprocesses; the rest, and an answer the model writes, through click in this process (the session's
+loaded model)."""
 
 from __future__ import annotations
 
@@ -32,19 +33,23 @@ def test_ingest_reports_each_bad_file_and_exits_nonzero(tmp_path: Path, sample_c
     assert "empty.txt: empty file" in result.stdout
     assert "blob.md: binary file" in result.stdout
 
-    again = newsqa(tmp_path / "data", "ingest", "--quiet", str(SAMPLE))
-    assert again.returncode == 0 and "added 0 article(s)" in again.stdout and "unchanged 2" in again.stdout
+    # the same data folder again, through click in this process (the interpreter start was checked above)
+    data = ["--data-dir", str(tmp_path / "data")]
+    again = CliRunner().invoke(cli, [*data, "ingest", "--quiet", str(SAMPLE)])
+    assert again.exit_code == 0 and "added 0 article(s)" in again.stdout and "unchanged 2" in again.stdout
 
-    stats = newsqa(tmp_path / "data", "stats")
-    assert stats.returncode == 0
+    stats = CliRunner().invoke(cli, [*data, "stats"])
+    assert stats.exit_code == 0
     assert "articles:    2" in stats.stdout and "2021-12-31 … 2021-12-31" in stats.stdout
 
 
 @pytest.fixture(scope="module")
 def sample_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data folder with the sample corpus, ingested by ``newsqa ingest`` (once for the ask tests)."""
+    """A data folder with the sample corpus, ingested by ``newsqa ingest`` through click in this process
+    (once for the ask tests; the command as a process is the bad-file test's subject)."""
     data = tmp_path_factory.mktemp("cli") / "data"
-    assert newsqa(data, "ingest", "--quiet", str(SAMPLE)).returncode == 0
+    result = CliRunner().invoke(cli, ["--data-dir", str(data), "ingest", "--quiet", str(SAMPLE)])
+    assert result.exit_code == 0, result.output
     return data
 
 
@@ -63,6 +68,7 @@ def test_ask_prints_answer_and_sources(sample_data: Path) -> None:
         and "2021-12-31" in result.stdout
     )
     assert "first token" in result.stderr
+    assert re.search(r"^Reading:\n  \[1\] .+2021-12-31", result.stderr, re.M), result.stderr  # sources first
 
 
 def test_ask_not_covered_needs_no_model(sample_data: Path) -> None:

@@ -1,6 +1,6 @@
 """``qa.as_retriever`` and ``qa.as_query_engine`` as llama-index components, over the sample corpus.
 
-The LLM is SmolLM2-135M behind a real ``newsqa model-server`` (one thread), reached through newsqa's own
+The LLM is SmolLM2-135M behind a real ``newsqa model-server`` (the session's), reached through newsqa's own
 ``openai`` backend (``qa.llm``). No llama-index LLM integration package is installed (the lock has
 llama-index-core only), so llama-index's ``RetrieverQueryEngine`` gets ``NewsqaLLM``, a small ``CustomLLM``
 over that same backend: a real model writing the answer from the retrieved nodes.
@@ -10,7 +10,8 @@ answers ("the answer cited no passage"). ``as_query_engine`` is therefore tested
 is (whatever it writes, the response is either checked citations or the abstention, never an unchecked
 answer), and with SmolLM2's answer followed by `` [1]`` when it has no marker (``CitingLLM``, the same
 workaround as tests/test_api.py's proxy), so newsqa's citation checking and quoting run on a real model's text.
-Everything starts once for the module: the model server loads while the sample corpus is ingested.
+Everything starts once for the module (the model server once for the session): it may still be loading
+while the sample corpus is ingested.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
-from conftest import REPO, SAMPLE, free_port
+from conftest import REPO, SAMPLE
 from llama_index.core.base.llms.types import (
     ChatMessage,
     ChatResponse,
@@ -106,14 +107,9 @@ class CitingLLM:
 
 
 @pytest.fixture(scope="module")
-def model_server() -> Iterator[ModelServer]:
-    """SmolLM2 behind ``newsqa model-server`` (one thread) on a free loopback port, loading in the background."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("NEWSQA_THREADS", "1")
-        server = ModelServer(free_port())
-        server.launch()
-    yield server
-    server.stop()
+def model_server(smollm2_server: ModelServer) -> ModelServer:
+    """The session's SmolLM2 behind ``newsqa model-server`` on a loopback port (it may still be loading)."""
+    return smollm2_server
 
 
 @pytest.fixture(scope="module")
@@ -140,12 +136,7 @@ def engine(model_server: ModelServer, tmp_path_factory: pytest.TempPathFactory) 
 @pytest.fixture(scope="module")
 def smollm2(model_server: ModelServer, engine: Any) -> LLM:
     """newsqa's backend for the engine's settings (SmolLM2), once the server answers."""
-    deadline = time.monotonic() + 120
-    while not model_server.ready():
-        assert model_server.proc is not None
-        if model_server.proc.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"the model server did not start: {model_server.output()}")
-        time.sleep(0.2)
+    model_server.wait()
     return get_llm(engine.settings)
 
 

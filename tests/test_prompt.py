@@ -52,12 +52,12 @@ def test_build_messages_keeps_a_fixed_prefix() -> None:
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
     assert messages[0]["content"] == SYSTEM
     example, last = messages[1]["content"], messages[-1]["content"]
+    assert example.startswith("Passages:\n\n[1] ")
+    assert last.startswith("Today is 2022-01-05.\n\nPassages:\n\n[1] ")  # the date: in the cached part
     for content in (example, last):
-        assert content.startswith("Passages:\n\n[1] ")
         assert re.search(r"\n\[1\] [^\n]+ \([^\n]+, [^\n]+\)\n<<<\n[^<>]+\n>>>", content), content
     assert last.endswith(
-        "\n>>>\n\nToday is 2022-01-05. Question: Where are the talks?\n"
-        "Answer style: two to four short sentences, each with its citation."
+        "\n>>>\n\nQuestion: Where are the talks?\nAnswer style: two to four short sentences, each with its citation."
     )
     other = build_messages("Who met?", [_passage(1, "Other", "Officials met.")], style="short")
     assert other[:-1] == messages[:-1]  # the fixed, cacheable prefix does not depend on the question

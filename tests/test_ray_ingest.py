@@ -26,6 +26,7 @@ from crash_support import write_corpus as _corpus
 from test_chroma_server import ChromaServer, on_server
 
 from index.catalog import Catalog
+from index.ingest import Ingestor
 from index.store import ChunkStore
 
 pytest.importorskip(
@@ -165,10 +166,11 @@ def test_ray_ingest_with_a_lost_worker_equals_a_single_process_ingest(
 ) -> None:
     corpus = tmp_path / "corpus.jsonl"
     _corpus(corpus, 60)
-    single = tmp_path / "single"
-    cmd, env = _command(server, single, corpus, "single")
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout + done.stderr
+    single = tmp_path / "single"  # the reference: the command's own Ingestor, in this process, same settings
+    reference = on_server(server, single, "single").model_copy(
+        update={"embed_backend": "onnx", "write_batch_chunks": 48}
+    )
+    assert Ingestor(reference).ingest([corpus], progress=False).ok
 
     spread = tmp_path / "ray"
     cmd, env = _command(server, spread, corpus, "ray")
