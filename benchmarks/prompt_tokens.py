@@ -129,20 +129,22 @@ def build_prompt(engine, question: str, as_of: date, formatter: Formatter | None
 
 def part_counts(server: LlamaServer, prompt: Prompt, formatter: Formatter) -> dict[str, int | None]:
     """Tokens per part of the prompt: system text, worked example turn(s), passage headers, passage texts
-    (with their ``<<<`` ``>>>`` quotes), question with date and style, the last user turn, the whole chat."""
+    (with their ``<<<`` ``>>>`` quotes), the date line, the question, the last user turn, the whole chat."""
     headers = texts = 0
     for passage in prompt.shown:
         header, _, block = formatter([passage]).partition("\n")
         headers += server.count(header)
         texts += server.count(block)
     last = prompt.messages[-1]["content"]
-    tail = last[last.rindex("\n\n") + 2 :]  # "Today is …. Question: …\nAnswer style: …"
+    tail = last[last.rindex("\n\n") + 2 :]  # "Question: …\nAnswer style: …"
+    when = last[: last.index("Passages:")]  # "Today is ….\n\n", read with the passages, cached for the day
     return {
         "system text": server.count(prompt.messages[0]["content"]),
         "example turn(s)": sum(server.count(m["content"]) for m in prompt.messages[1:-1]),
         "passage headers": headers,
         "passage texts": texts,
-        "question + date + style": server.count(tail),
+        "date line": server.count(when) if when else 0,
+        "question + style": server.count(tail),
         "last user turn (per question)": server.count(last),
         "whole chat (template applied)": server.prompt_tokens(prompt.messages),
     }

@@ -91,6 +91,8 @@ def with_choices(question: str, choices: list[str]) -> str:
     return f"{question} Choices: {listed}. Answer with the right choice."
 
 
+# The style line stays last although it does not depend on the question: moved into the system rules, it
+# let 4 of the injection tests' planted instructions win (tests/test_injection.py, 1.5B model, measured).
 STYLES = {
     "normal": "Answer style: two to four short sentences, each with its citation.",
     "short": "Answer style: only the answer itself, in as few words as possible (a name, number, date, "
@@ -99,10 +101,10 @@ STYLES = {
 
 
 def user_turn(question: str, passages: list[Passage], style: str = "normal", as_of: str | None = None) -> str:
-    """The user message: passages first, then the question and the answer style last, so that several
-    questions about the same passages share a cached prompt prefix."""
-    when = f"Today is {as_of}. " if as_of else ""
-    return f"Passages:\n\n{format_passages(passages)}\n\n{when}Question: {question}\n{STYLES[style]}"
+    """The user message: the date and the passages first, then the question and the answer style last, so
+    that several questions about the same passages (the same day) share a cached prompt prefix."""
+    when = f"Today is {as_of}.\n\n" if as_of else ""
+    return f"{when}Passages:\n\n{format_passages(passages)}\n\nQuestion: {question}\n{STYLES[style]}"
 
 
 def build_messages(

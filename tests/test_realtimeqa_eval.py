@@ -3,7 +3,9 @@ documents of the first 15 dev questions (108 articles) are ingested once, then r
 look-ups and the answer-accuracy evaluation (those of the first 10 questions whose search documents hold
 the answer) run on them. Floors are set from measured figures with a
 safety margin (docs: docs/evaluation.md); the whole-corpus figures come from
-``newsqa eval realtimeqa`` and the sweeps in benchmarks/."""
+``newsqa eval realtimeqa`` and the sweeps in benchmarks/. Run by ``make eval``, not ``make test`` (about two
+minutes: the 108-article index and five answers of the 1.5B model); ``make test`` keeps the MultiHop-RAG
+search floors on real news (tests/test_multihop_eval.py)."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ N_EVALUATED = 10  # the evaluation answers those of the first 10 whose search do
 N_ANSWERABLE = 5  # of the first 10: one short answer of the 1.5B model each (~12 s on two cores)
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.eval,
     pytest.mark.skipif(
         not QUESTIONS.exists(), reason=f"RealTime QA data not found at {QUESTIONS} (../shared absent)"
     ),
