@@ -60,6 +60,18 @@ class Search:
         return shown
 
 
+@dataclass
+class Plan:
+    """What the engine will do with a question before the model sees it: how it is searched, the passages
+    found, and (``declined``) why it answers without the model; a "what's new" question instead carries the
+    day it counts from (``new_since``) and no passages yet."""
+
+    search: Search
+    passages: list[Passage] = field(default_factory=list)
+    declined: str | None = None
+    new_since: str | None = None
+
+
 class Engine:
     """One data folder's embedder, store, catalog and LLM; answers questions about it."""
 
@@ -277,29 +289,42 @@ class Engine:
         self.refresh()
         rewritten = self.rewrite(question, history) if history else None
         asked = rewritten or question
-        search = self.search_filters(asked, filters, as_of, since, until, outlets)
         k = top_k or self.settings.top_k
-        new_since = self.new_since(asked, since, as_of)
-        if new_since and not choices:
+        plan = self.plan(asked, filters, as_of, since, until, outlets, k, mode=mode, choices=choices)
+        search = plan.search
+        if plan.new_since:
             base = Answer(
                 question, NOT_COVERED, [], [], Timings(), "", rewritten_question=rewritten, style=style
             )
-            yield from self._whats_new(asked, search, new_since, k, base, as_of, start, context_tokens)
+            yield from self._whats_new(asked, search, plan.new_since, k, base, as_of, start, context_tokens)
             return
-        passages, beyond = self.find(search, k, mode=mode, choices=choices)
-        passages = in_order(passages, prepared.order if prepared and not choices else None)
+        passages = in_order(plan.passages, prepared.order if prepared and not choices else None)
         timings = Timings(retrieve_ms=elapsed())
         base = Answer(question, NOT_COVERED, [], passages, timings, "", rewritten_question=rewritten,
                       filters=search.shown(), style=style, retrieved=passages)  # fmt: skip
-        reason = beyond or weak_evidence(asked, passages, self.settings.min_relevance, search.outlets)
-        if reason and not (choices and passages):  # a quiz wants a pick: the model weighs the choices
+        if plan.declined and not (choices and passages):  # a quiz wants a pick: the model weighs the choices
             yield NOT_COVERED
             timings.first_token_ms = timings.total_ms = elapsed()
-            yield replace(base, abstained=True, abstain_reason=reason)
+            yield replace(base, abstained=True, abstain_reason=plan.declined)
             return
         ready = prepared.shown if prepared and [p.chunk_id for p in passages] == prepared.order else None
         for item in self._generate(asked, base, as_of, start, context_tokens, choices, ready):
             yield self._with_provenance(item, search) if isinstance(item, Answer) else item
+
+    def plan(
+        self, asked: str, filters: Filters, as_of: date, since: str | None, until: str | None,
+        outlets: list[str] | str | None, k: int, *, mode: Mode = "hybrid", choices: list[str] | None = None,
+    ) -> Plan:  # fmt: skip
+        """Search for ``asked`` (a standalone question): its filters and time, then (unless it asks what is
+        new) the ``k`` passages and whether the evidence is too weak to ask the model. The answer and the
+        read-ahead while typing (``qa.readahead``) both start here, so they find the same passages."""
+        search = self.search_filters(asked, filters, as_of, since, until, outlets)
+        new_since = self.new_since(asked, since, as_of)
+        if new_since and not choices:
+            return Plan(search, new_since=new_since)
+        passages, beyond = self.find(search, k, mode=mode, choices=choices)
+        declined = beyond or weak_evidence(asked, passages, self.settings.min_relevance, search.outlets)
+        return Plan(search, passages, declined)
 
     @staticmethod
     def new_since(question: str, since: str | None, as_of: date) -> str | None:

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from qa.abstain import weak_evidence
 from qa.cite import content_words
 from qa.dates import to_date, to_iso
 from qa.llm import Prefilled, supports_prefill
@@ -82,14 +81,11 @@ def read_ahead(
     day = to_date(as_of, "as_of") or date.today()
     since, until = to_iso(since, "since"), to_iso(until, "until")
     engine.refresh()
-    search = engine.search_filters(question, None, day, since, until, outlets)
-    if engine.new_since(question, since, day):
+    plan = engine.plan(question, None, day, since, until, outlets, top_k or engine.settings.top_k)
+    if plan.new_since or plan.declined:
+        log.debug("no read-ahead for %r: %s", question, plan.declined or "a what's-new question")
         return None
-    passages, beyond = engine.find(search, top_k or engine.settings.top_k)
-    why = beyond or weak_evidence(question, passages, engine.settings.min_relevance, search.outlets)
-    if why:
-        log.debug("no read-ahead for %r: %s", question, why)
-        return None
+    passages = plan.passages
     if previous is not None and sorted(p.chunk_id for p in passages) == sorted(previous.order):
         prepared = previous
     else:

@@ -116,6 +116,31 @@ def test_a_pause_reads_the_newest_text_and_nothing_is_read_twice(monkeypatch) ->
     box.close()
 
 
+def test_clear_during_a_read_ahead_stops_it_at_its_next_piece(monkeypatch) -> None:  # noqa: ANN001
+    """Clear (the chat closes the box) or Enter while a read-ahead is reading: it stops before its next
+    piece, so the one llama.cpp slot is free for the next answer within a piece."""
+    fake = FakeReading(pieces=200, piece_s=0.05)
+    monkeypatch.setattr(readahead, "read_ahead", fake)
+    for stop in ("clear", "enter"):
+        box = TypeAhead(object(), every=5.0, pause=0.1)  # type: ignore[arg-type]
+        box.typed("Where will the Geneva talks ")
+        deadline = time.monotonic() + 5
+        while not (fake.calls and fake.calls[-1]["read"] >= 2) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert fake.calls and fake.calls[-1]["read"] >= 2, "no read-ahead started"
+        stopped = time.monotonic()
+        if stop == "clear":
+            box.close()
+        else:
+            box.enter("Where will the Geneva talks be held?")
+        time.sleep(0.5)
+        call = fake.calls[-1]
+        assert "end" in call and call["end"] <= stopped + 0.3, (stop, call)  # a piece is 0.05 s; all, 10 s
+        assert call["read"] < fake.pieces, stop
+        box.close()
+        fake.calls.clear()
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - an Engine
     """An engine over the sample corpus answering through a ``newsqa model-server`` (SmolLM2) of its own."""
