@@ -10,6 +10,7 @@ problem; the same store object works again as soon as the server is back.
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 import warnings
 from collections.abc import Sequence
@@ -21,7 +22,7 @@ import httpx
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings as ChromaSettings
-from chromadb.errors import AuthorizationError, ChromaAuthError
+from chromadb.errors import AuthorizationError, ChromaAuthError, InternalError
 from llama_index.core.schema import TextNode
 from llama_index.core.vector_stores.types import MetadataFilters
 from llama_index.vector_stores.chroma import ChromaVectorStore
@@ -32,6 +33,8 @@ from index.settings import Settings
 
 COLLECTION = "newsqa"  # the default of NEWSQA_CHROMA_COLLECTION
 SPACE = "cosine"
+STALE_RETRIES = 3  # reopenings of an embedded store a query may need while another process commits
+log = logging.getLogger(__name__)
 
 
 class StoreError(RuntimeError):
@@ -194,6 +197,12 @@ def _reopen_embedded(folder: str) -> None:
         _EPOCHS[folder] = _EPOCHS.get(folder, 0) + 1
 
 
+def _names_deleted(got: Any) -> bool:
+    """Whether a query's result names chunks whose documents are gone (deleted by another process since
+    this one opened the store); only results that asked for documents can tell."""
+    return any(doc is None for docs in got.get("documents") or [] for doc in docs)
+
+
 class ChunkStore:
     """Add, delete and search chunks in one Chroma collection (cosine space)."""
 
@@ -322,7 +331,7 @@ class ChunkStore:
         """{id: (text, metadata, embedding)} of the stored chunks among ``ids`` (missing ids are left out)."""
         if not ids:
             return {}
-        got = self.collection.get(ids=list(ids), include=["documents", "metadatas", "embeddings"])
+        got = self._read("get", ids=list(ids), include=["documents", "metadatas", "embeddings"])
         return {
             i: (doc, meta, emb)
             for i, doc, meta, emb in zip(
@@ -334,7 +343,7 @@ class ChunkStore:
         """{id: embedding} of the stored chunks among ``ids`` (a third of the time of ``get_chunks``)."""
         if not ids:
             return {}
-        got = self.collection.get(ids=list(ids), include=["embeddings"])
+        got = self._read("get", ids=list(ids), include=["embeddings"])
         return dict(zip(got["ids"], got["embeddings"], strict=True))
 
     def update_article_metadata(self, article_id: str, fields: dict[str, Any]) -> int:
@@ -356,6 +365,26 @@ class ChunkStore:
             metadatas += got["metadatas"]
         return ids, texts, metadatas
 
+    def _read(self, method: str, **kwargs: Any) -> Any:
+        """``collection.query`` or ``collection.get``, caught up with other processes' writes if they land
+        under it. An embedded store's vector index is this process's in-memory copy while its metadata is
+        the shared SQLite file: after a commit by another process since this one last opened the store
+        (say, after the question's ``Corpus.sync``), a filtered query or a read of embeddings asks the copy
+        for ids it has not seen and Chroma fails with "Error finding id"; a query can also name chunks
+        deleted since (their documents come back as None). Open the store again and retry."""
+        for attempt in range(STALE_RETRIES + 1):
+            try:
+                got = getattr(self.collection, method)(**kwargs)
+            except InternalError as exc:
+                if self.host is not None or "finding id" not in str(exc) or attempt == STALE_RETRIES:
+                    raise
+            else:
+                if not (method == "query" and _names_deleted(got)) or attempt == STALE_RETRIES:
+                    return got
+            log.info("the embedded store in %s moved under a read; opening it again", self._folder)
+            self.reopen()
+        raise AssertionError("unreachable")
+
     def count(self) -> int:
         """Number of chunks stored."""
         return self.collection.count()
@@ -364,7 +393,7 @@ class ChunkStore:
         """(id, cosine) of the ``n`` chunks nearest to ``embedding``, unfiltered: one HNSW query without a
         metadata filter and without documents takes milliseconds where a filtered one takes 80-200 ms
         (38,562 chunks, 2026-12-05), so callers filter these themselves when they can."""
-        got = self.collection.query(query_embeddings=[embedding], n_results=n, include=["distances"])
+        got = self._read("query", query_embeddings=[embedding], n_results=n, include=["distances"])
         return [(i, 1.0 - float(d)) for i, d in zip(got["ids"][0], got["distances"][0], strict=True)]
 
     def search(
@@ -376,7 +405,8 @@ class ChunkStore:
         Chroma's own fields, which ``update_article_metadata`` keeps current (the node copy that llama-index
         also stores is not updated), and without parsing that copy for every hit."""
         where = _to_chroma_filter(filters) if filters is not None and filters.filters else None
-        got = self.collection.query(
+        got = self._read(
+            "query",
             query_embeddings=[embedding],
             n_results=k,
             where=where,
@@ -392,4 +422,5 @@ class ChunkStore:
             for chunk_id, text, meta, distance in zip(
                 got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0], strict=True
             )
+            if text is not None  # deleted by another process under the query (see ``_read``)
         ]

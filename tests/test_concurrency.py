@@ -19,6 +19,7 @@ from crash_support import done_count
 from index.ingest import Ingestor
 from index.settings import Settings
 from qa.answer import Engine
+from qa.retrieve import to_filters
 from qa.ui.library import delete_article
 
 N_ARTICLES = 100  # written in several commits by the other process while 20 questions are asked
@@ -67,7 +68,25 @@ def _state(settings: Settings) -> tuple[set[str], set[str], int]:
     return articles, chunks, len(lexical._ids)  # noqa: SLF001 - the loaded BM25 document list
 
 
-def test_a_reader_process_sees_vectors_another_process_added(tmp_path: Path) -> None:
+def _store_process(settings: Settings, action: str, arg: object) -> None:
+    """Another process adding one chunk to, or deleting an article from, the data folder's Chroma store:
+    plain chromadb, without the CLI's start-up of several seconds (only the store is the subject here)."""
+    code = f"""
+import json, sys
+import chromadb
+collection = chromadb.PersistentClient(path=sys.argv[1]).get_collection(sys.argv[2])
+arg = json.loads(sys.argv[3])
+if {action!r} == "add":
+    collection.add(ids=[arg["id"]], embeddings=[arg["vector"]], documents=[arg["body"]], metadatas=[arg["meta"]])
+else:
+    collection.delete(where={{"article_id": arg}})
+"""
+    args = [str(settings.chroma_dir), settings.chroma_collection, json.dumps(arg)]
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_reader_process_sees_what_other_processes_add_and_delete(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data")
     engine = Engine(settings)
     engine.ingestor().ingest([SAMPLE], progress=False)
@@ -78,10 +97,29 @@ def test_a_reader_process_sees_vectors_another_process_added(tmp_path: Path) -> 
                      "alpine village of Zermatt on Friday; rescuers searched the ice all night.\n")  # fmt: skip
     process = _ingest_process(settings.data_dir, extra)
     assert process.wait(300) == 0, process.stderr.read()
-
     engine.corpus.sync()  # what Engine.stream does before each question
     found = engine.retriever.retrieve("glacier cave collapse Zermatt", 3, mode="dense")
     assert found and found[0].title == "Glacier cave collapses"
+
+    # a commit landing after the question's sync: Chroma's metadata (shared SQLite) then names chunks this
+    # process's in-memory vector index has not seen, and a filtered query failed with "Error finding id"
+    # (CI, one question of 20 in the test below)
+    body = "Ferry crews in Dover ended their strike on Saturday after the operator agreed to a new rota."
+    vector = [float(x) for x in engine.embedder.embed_query("ferry strike Dover")]
+    meta = {
+        "article_id": "ferry",
+        "title": "Ferry strike ends",
+        "published": "2024-05-04",
+        "published_day": 20240504,
+    }
+    _store_process(settings, "add", {"id": "ferry:0", "body": body, "vector": vector, "meta": meta})
+    found = engine.store.search(vector, 3, to_filters({"since": "2024-05-04", "until": "2024-05-04"}))
+    assert [c.metadata["title"] for c in found] == ["Ferry strike ends"]
+
+    # a delete landing after the sync: the search must not return chunks whose text is gone
+    _store_process(settings, "delete", "ferry")
+    found = engine.store.search(vector, 3)
+    assert found and all(c.text and c.metadata["title"] != "Ferry strike ends" for c in found)
 
 
 @pytest.mark.slow
