@@ -1,5 +1,6 @@
-"""Several processes on one embedded index: a reader sees what a writer process added, and a 100-article
-ingest in one process while another asks questions and deletes an article ends as a clean ingest would."""
+"""Several processes on one embedded index: a reader sees what a writer process added (after its sync, and
+when the commit or a delete lands after it), and a 100-article ingest in one process while another asks
+questions and deletes an article ends as a clean ingest would."""
 
 from __future__ import annotations
 
@@ -74,7 +75,9 @@ def _store_process(settings: Settings, action: str, arg: object) -> None:
     code = f"""
 import json, sys
 import chromadb
-collection = chromadb.PersistentClient(path=sys.argv[1]).get_collection(sys.argv[2])
+from chromadb.config import Settings
+client = chromadb.PersistentClient(path=sys.argv[1], settings=Settings(anonymized_telemetry=False))
+collection = client.get_collection(sys.argv[2])
 arg = json.loads(sys.argv[3])
 if {action!r} == "add":
     collection.add(ids=[arg["id"]], embeddings=[arg["vector"]], documents=[arg["body"]], metadatas=[arg["meta"]])
