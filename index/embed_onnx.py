@@ -35,7 +35,8 @@ from index.onnx_export import (
 
 if TYPE_CHECKING:
     import onnxruntime
-    from transformers import PreTrainedTokenizerBase
+
+    from index.tokenizer import PackagedTokenizer
 
 
 class OnnxEmbedder(EmbedderBase):
@@ -67,8 +68,8 @@ class OnnxEmbedder(EmbedderBase):
         return onnx_session(self.model_path)
 
     @cached_property
-    def tokenizer(self) -> PreTrainedTokenizerBase:
-        """The model's own Hugging Face tokenizer (the embedding path's instance)."""
+    def tokenizer(self) -> PackagedTokenizer:
+        """The model's own tokenizer (the embedding path's instance)."""
         return load_tokenizer()
 
     def _encode(self, texts: list[str], *, progress: bool) -> np.ndarray:

@@ -35,9 +35,8 @@ import numpy as np
 from index.embed_base import EMBED_DIM, EmbedderBase
 
 if TYPE_CHECKING:
-    from transformers import PreTrainedTokenizerBase
-
     from index.embed_base import Embedder
+    from index.tokenizer import PackagedTokenizer
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +205,7 @@ class RayEmbedder(EmbedderBase):
             ) from exc
 
     @cached_property
-    def counting_tokenizer(self) -> PreTrainedTokenizerBase:
+    def counting_tokenizer(self) -> PackagedTokenizer:
         """The driver's counting tokenizer (chunking happens on the driver)."""
         return self.local.counting_tokenizer
 

@@ -209,6 +209,70 @@ def test_embedding_modules_import_downward() -> None:
         assert not imported & set(order[rank:]), (module, imported & set(order[rank:]))
 
 
+def test_packaged_tokenizer_gives_the_ids_of_transformers(sample_copy: Path) -> None:
+    """index.tokenizer reads the model's tokenizer.json with ``tokenizers``: the same ids as transformers'
+    AutoTokenizer, one text at a time (with and without special tokens, never truncated) and in batches
+    cut to the model's limit, padded or not (2,107 RealTime QA titles, bodies and random texts matched too)."""
+    import random
+
+    from transformers import AutoTokenizer
+
+    from index.embed_base import load_tokenizer, packaged_model_path
+
+    hf = AutoTokenizer.from_pretrained(packaged_model_path(), local_files_only=True)
+    ours = load_tokenizer()
+    rng = random.Random(5)
+    texts = [
+        *TEXTS,
+        LONG,
+        "",
+        " ",
+        "héllo Wörld — “quotes” ½ ﬁ",
+        "東京で地震 ไทย שלום مرحبا 🎉",
+        "a\u200bb\x00c\td\r\n",
+    ]
+    texts += [p.read_text(errors="replace") for p in sorted(sample_copy.rglob("*")) if p.is_file()]
+    texts += ["".join(chr(rng.randint(1, 0x2FFF)) for _ in range(rng.randint(1, 400))) for _ in range(40)]
+    for text in texts:
+        for special in (True, False):
+            assert ours.encode(text, add_special_tokens=special) == hf.encode(
+                text, add_special_tokens=special
+            )
+    cut = {"truncation": True, "max_length": MAX_TOKENS}
+    assert ours(texts, **cut)["input_ids"] == hf(texts, **cut)["input_ids"]
+    assert max(len(ids) for ids in ours(texts, **cut)["input_ids"]) == MAX_TOKENS
+    padded, want = (
+        ours(texts, padding=True, return_tensors="np", **cut),
+        hf(texts, padding=True, return_tensors="np", **cut),
+    )
+    for key in ("input_ids", "attention_mask", "token_type_ids"):
+        assert padded[key].shape == want[key].shape and (padded[key] == want[key]).all(), key
+    assert ours.pad_token_id == hf.pad_token_id
+
+
+def test_the_onnx_backend_needs_neither_torch_nor_transformers(tmp_path: Path) -> None:
+    """Counting and embedding with the default backend import neither (transformers imports torch: ~4 s of
+    every process that ingests or answers)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from index.embed import make_embedder\n"
+        "from index.settings import Settings\n"
+        f"e = make_embedder(Settings(data_dir={str(tmp_path)!r}, embed_backend='onnx'))\n"
+        "assert e.count_tokens('Talks in Geneva') == 5 and e.embed(['Talks in Geneva']).shape == (1, 384)\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules))\n"
+    )
+    make_embedder(Settings(data_dir=tmp_path, embed_backend="onnx")).embed(
+        ["x"]
+    )  # exported here (torch), once
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", done.stdout
+
+
 def test_failed_export_leaves_no_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(onnx_export, "_MIN_PROBE_COSINE", 1.01)  # no int8 model can pass this check
     machine = tmp_path / "machine"  # a machine without an int8 model yet (its fp32 export is reused)
