@@ -373,13 +373,14 @@ class ChunkStore:
         for ids it has not seen and Chroma fails with "Error finding id"; a query can also name chunks
         deleted since (their documents come back as None). Open the store again and retry."""
         for attempt in range(STALE_RETRIES + 1):
+            final = self.host is not None or attempt == STALE_RETRIES  # a server has nothing to reopen
             try:
                 got = getattr(self.collection, method)(**kwargs)
             except InternalError as exc:
-                if self.host is not None or "finding id" not in str(exc) or attempt == STALE_RETRIES:
+                if final or "finding id" not in str(exc):
                     raise
             else:
-                if not (method == "query" and _names_deleted(got)) or attempt == STALE_RETRIES:
+                if final or not (method == "query" and _names_deleted(got)):
                     return got
             log.info("the embedded store in %s moved under a read; opening it again", self._folder)
             self.reopen()
